@@ -1,0 +1,8 @@
+//! provision: create cloud instances through the EC2 API and configure them over SSH.
+
+pub mod inventory;
+pub mod known_hosts;
+pub mod render;
+pub mod roles;
+pub mod ssh;
+pub mod tasks;

@@ -1,0 +1,134 @@
+//! Templating of task arguments and template files with minijinja. Undefined variables are errors.
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+use serde_saphyr::Spanned;
+
+/// Where a value came from in a task file, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pos {
+    pub line: u32,
+    pub column: u32,
+}
+
+impl<T> From<&Spanned<T>> for Pos {
+    fn from(s: &Spanned<T>) -> Pos {
+        Pos {
+            line: s.referenced.line() as u32,
+            column: s.referenced.column() as u32,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RenderError {
+    pub message: String,
+    /// Line inside the rendered text (for template files).
+    pub line: Option<usize>,
+}
+
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Jinja2 and Ansible keep the final newline of a template; files must be byte-identical.
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+            .expect("default delimiters are valid"),
+    );
+    env
+}
+
+fn explain(err: &minijinja::Error) -> RenderError {
+    let mut message = match err.kind() {
+        minijinja::ErrorKind::UndefinedError => {
+            let what = err
+                .template_source()
+                .and_then(|src| err.range().map(|r| src[r].to_string()));
+            match what {
+                Some(expr) => format!("undefined variable in `{expr}`"),
+                None => "undefined variable".to_string(),
+            }
+        }
+        _ => err.to_string(),
+    };
+    if let Some(detail) = err.detail()
+        && err.kind() != minijinja::ErrorKind::UndefinedError
+        && !message.contains(detail)
+    {
+        message = format!("{message}: {detail}");
+    }
+    RenderError {
+        message,
+        line: err.line(),
+    }
+}
+
+/// Renders a string; strings without `{{`/`{%` are returned as they are.
+pub fn render_str(env: &Environment, text: &str, vars: &Value) -> Result<String, RenderError> {
+    if !text.contains("{{") && !text.contains("{%") && !text.contains("{#") {
+        return Ok(text.to_string());
+    }
+    env.render_str(text, vars).map_err(|e| explain(&e))
+}
+
+/// Evaluates a `when`-style expression to a boolean.
+pub fn eval_condition(env: &Environment, expr: &str, vars: &Value) -> Result<bool, RenderError> {
+    let expression = env.compile_expression(expr).map_err(|e| explain(&e))?;
+    let value = expression.eval(vars).map_err(|e| explain(&e))?;
+    if value.is_undefined() {
+        return Err(RenderError {
+            message: format!("undefined variable in `{expr}` (test it with `is defined` if it may be absent)"),
+            line: None,
+        });
+    }
+    Ok(value.is_true())
+}
+
+/// Renders a template file's text; `name` shows in messages.
+pub fn render_file(
+    env: &Environment,
+    name: &str,
+    text: &str,
+    vars: &Value,
+) -> Result<String, RenderError> {
+    let mut env = env.clone();
+    env.add_template_owned(name.to_string(), text.to_string())
+        .map_err(|e| explain(&e))?;
+    let template = env.get_template(name).map_err(|e| explain(&e))?;
+    template.render(vars).map_err(|e| explain(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undefined_variables_are_errors() {
+        let env = environment();
+        let vars = Value::from(minijinja::value::Serde(serde_json::json!({"a": "x"})));
+        assert_eq!(render_str(&env, "{{ a }}-b", &vars).unwrap(), "x-b");
+        let err = render_str(&env, "{{ nope }}", &vars).unwrap_err();
+        assert!(err.message.contains("undefined"), "{}", err.message);
+        assert!(err.message.contains("nope"), "{}", err.message);
+    }
+
+    #[test]
+    fn template_keeps_trailing_newline_and_reports_line() {
+        let env = environment();
+        let vars = Value::from(minijinja::value::Serde(serde_json::json!({"a": 1})));
+        assert_eq!(render_file(&env, "t", "v={{ a }}\n", &vars).unwrap(), "v=1\n");
+        let err = render_file(&env, "t", "ok\n{{ missing }}\n", &vars).unwrap_err();
+        assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
+    fn conditions() {
+        let env = environment();
+        let vars = Value::from(minijinja::value::Serde(serde_json::json!({"n": 3, "s": "yes"})));
+        assert!(eval_condition(&env, "n > 2 and s == 'yes'", &vars).unwrap());
+        assert!(!eval_condition(&env, "n > 5", &vars).unwrap());
+        assert!(eval_condition(&env, "missing", &vars).is_err());
+    }
+}

@@ -1,0 +1,198 @@
+//! `command` and `shell`: run a command, unless a `creates`/`removes` guard says it already ran.
+//! `command` passes its words as they are (no pipes, redirections or variables), `shell` runs the
+//! line through `/bin/sh`, as in Ansible.
+
+use super::module::{Change, DecideError, Module, Observed, Plan, Step};
+use super::remote::quote;
+use super::{FieldError, PrepareCtx};
+use crate::render::Pos;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::fmt;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandMap {
+    cmd: Spanned<String>,
+    creates: Option<Spanned<String>>,
+    removes: Option<Spanned<String>>,
+    chdir: Option<Spanned<String>>,
+}
+
+/// `command: ls -l` or `command: {cmd: ls -l, creates: /x}`.
+#[derive(Debug)]
+enum CommandForm {
+    Free(String),
+    Map(CommandMap),
+}
+
+impl<'de> Deserialize<'de> for CommandForm {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CommandForm;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a command line, or a mapping with `cmd` and optional `creates`, `removes`, `chdir`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CommandForm, E> {
+                Ok(CommandForm::Free(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<CommandForm, A::Error> {
+                CommandMap::deserialize(de::value::MapAccessDeserializer::new(map)).map(CommandForm::Map)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug)]
+pub struct CommandArgs {
+    cmd: Spanned<String>,
+    creates: Option<Spanned<String>>,
+    removes: Option<Spanned<String>>,
+    chdir: Option<Spanned<String>>,
+}
+
+impl<'de> Deserialize<'de> for CommandArgs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let form = Spanned::<CommandForm>::deserialize(d)?;
+        Ok(match form.value {
+            CommandForm::Free(cmd) => CommandArgs {
+                cmd: Spanned::new(cmd, form.referenced, form.defined),
+                creates: None,
+                removes: None,
+                chdir: None,
+            },
+            CommandForm::Map(m) => CommandArgs {
+                cmd: m.cmd,
+                creates: m.creates,
+                removes: m.removes,
+                chdir: m.chdir,
+            },
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Flavor {
+    Command,
+    Shell,
+}
+
+impl CommandArgs {
+    pub fn prepare(&self, ctx: &PrepareCtx, flavor: Flavor) -> Result<Box<dyn Module>, FieldError> {
+        let line = ctx.render(&self.cmd)?;
+        if line.trim().is_empty() {
+            return Err(FieldError {
+                pos: Pos::from(&self.cmd),
+                message: "the command is empty".into(),
+            });
+        }
+        let body = match flavor {
+            Flavor::Shell => line.clone(),
+            Flavor::Command => {
+                let words = shlex::split(&line).ok_or_else(|| FieldError {
+                    pos: Pos::from(&self.cmd),
+                    message: format!("unbalanced quotes in command `{line}`"),
+                })?;
+                words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+            }
+        };
+        let script = match ctx.render_opt(&self.chdir)? {
+            Some(dir) => format!("cd {} && {body}", quote(&dir)),
+            None => body,
+        };
+        Ok(Box::new(CommandAction {
+            flavor,
+            line,
+            script,
+            creates: ctx.render_opt(&self.creates)?,
+            removes: ctx.render_opt(&self.removes)?,
+        }))
+    }
+}
+
+#[derive(Debug)]
+pub struct CommandAction {
+    flavor: Flavor,
+    line: String,
+    script: String,
+    creates: Option<String>,
+    removes: Option<String>,
+}
+
+impl Module for CommandAction {
+    fn kind(&self) -> &'static str {
+        match self.flavor {
+            Flavor::Command => "command",
+            Flavor::Shell => "shell",
+        }
+    }
+
+    fn target(&self) -> String {
+        self.line.clone()
+    }
+
+    fn look(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(c) = &self.creates {
+            parts.push(format!("if [ -e {} ]; then echo creates=yes; else echo creates=no; fi", quote(c)));
+        }
+        if let Some(r) = &self.removes {
+            parts.push(format!("if [ -e {} ]; then echo removes=yes; else echo removes=no; fi", quote(r)));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    fn decide(&self, observed: Option<&Observed>) -> Result<Plan, DecideError> {
+        let out = observed.map(|o| o.output.as_str()).unwrap_or_default();
+        if let Some(c) = &self.creates
+            && out.lines().any(|l| l == "creates=yes")
+        {
+            return Ok(Plan::ok(format!("{c} exists")));
+        }
+        if let Some(r) = &self.removes
+            && out.lines().any(|l| l == "removes=no")
+        {
+            return Ok(Plan::ok(format!("{r} does not exist")));
+        }
+        Ok(Plan::Change(Change {
+            summary: format!("ran `{}`", self.line),
+            steps: vec![Step::run(self.script.clone())],
+            file: None,
+            runs_user_command: true,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(creates: Option<&str>, removes: Option<&str>) -> CommandAction {
+        CommandAction {
+            flavor: Flavor::Command,
+            line: "touch /x".into(),
+            script: "touch /x".into(),
+            creates: creates.map(String::from),
+            removes: removes.map(String::from),
+        }
+    }
+
+    fn observed(s: &str) -> Observed {
+        Observed { status: 0, output: s.into() }
+    }
+
+    #[test]
+    fn guards_decide() {
+        let a = action(Some("/x"), None);
+        assert!(matches!(a.decide(Some(&observed("creates=yes\n"))).unwrap(), Plan::Ok { .. }));
+        assert!(matches!(a.decide(Some(&observed("creates=no\n"))).unwrap(), Plan::Change(_)));
+        let b = action(None, Some("/y"));
+        assert!(matches!(b.decide(Some(&observed("removes=no\n"))).unwrap(), Plan::Ok { .. }));
+        assert!(matches!(b.decide(Some(&observed("removes=yes\n"))).unwrap(), Plan::Change(_)));
+        assert!(action(None, None).look().is_none());
+        assert!(matches!(action(None, None).decide(None).unwrap(), Plan::Change(c) if c.runs_user_command));
+    }
+}

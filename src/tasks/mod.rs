@@ -1,0 +1,576 @@
+//! Task files: `tasks/<role>.yml`, parsed into typed tasks with the line and column of every value,
+//! then prepared per host (arguments templated, conditions evaluated) before any host is contacted.
+
+pub mod command;
+pub mod copy;
+pub mod file;
+pub mod module;
+pub mod remote;
+pub mod template;
+
+use crate::render::{self, Pos};
+use crate::roles::RoleSource;
+use minijinja::{Environment, Value};
+use module::Module;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::fmt;
+
+/// The modules a task can name, with the type of their arguments.
+#[derive(Debug)]
+pub enum ModuleCall {
+    Command(command::CommandArgs),
+    Shell(command::CommandArgs),
+    File(file::FileArgs),
+    Copy(copy::CopyArgs),
+    Template(template::TemplateArgs),
+}
+
+pub const MODULE_NAMES: &[&str] = &["command", "shell", "file", "copy", "template"];
+const KEYWORDS: &[&str] = &[
+    "name",
+    "become",
+    "become_user",
+    "when",
+    "notify",
+    "changed_when",
+];
+
+impl ModuleCall {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+        match self {
+            ModuleCall::Command(a) => a.prepare(ctx, command::Flavor::Command),
+            ModuleCall::Shell(a) => a.prepare(ctx, command::Flavor::Shell),
+            ModuleCall::File(a) => a.prepare(ctx),
+            ModuleCall::Copy(a) => a.prepare(ctx),
+            ModuleCall::Template(a) => a.prepare(ctx),
+        }
+    }
+}
+
+struct ModuleSeed<'a>(&'a str);
+
+impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
+    type Value = ModuleCall;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ModuleCall, D::Error> {
+        Ok(match self.0 {
+            "command" => ModuleCall::Command(Deserialize::deserialize(d)?),
+            "shell" => ModuleCall::Shell(Deserialize::deserialize(d)?),
+            "file" => ModuleCall::File(Deserialize::deserialize(d)?),
+            "copy" => ModuleCall::Copy(Deserialize::deserialize(d)?),
+            "template" => ModuleCall::Template(Deserialize::deserialize(d)?),
+            other => unreachable!("module `{other}` is checked before"),
+        })
+    }
+}
+
+/// A string, or a list of strings (`notify: x` and `notify: [x, y]`).
+#[derive(Debug, Default)]
+pub struct OneOrMany(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![v.to_string()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(OneOrMany(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A `when` condition: an expression string or a literal boolean.
+#[derive(Debug)]
+pub enum Condition {
+    Literal(bool),
+    Expr { text: String, pos: Pos },
+}
+
+#[derive(Debug)]
+pub struct TaskDef {
+    pub pos: Pos,
+    pub name: Option<Spanned<String>>,
+    pub module_name: String,
+    pub module_pos: Pos,
+    pub module: ModuleCall,
+    pub become_: Option<bool>,
+    pub become_user: Option<Spanned<String>>,
+    pub when: Vec<Condition>,
+    pub notify: Vec<String>,
+    pub notify_pos: Option<Pos>,
+    pub changed_when: Option<bool>,
+}
+
+struct TaskVisitor;
+
+impl<'de> Visitor<'de> for TaskVisitor {
+    type Value = TaskDef;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a task: a mapping with `name` and one module such as `copy:`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TaskDef, A::Error> {
+        let mut name = None;
+        let mut module: Option<(String, Pos, ModuleCall)> = None;
+        let mut become_ = None;
+        let mut become_user = None;
+        let mut when = Vec::new();
+        let mut notify = Vec::new();
+        let mut notify_pos = None;
+        let mut changed_when = None;
+        let mut first_pos = None;
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            let key_pos = Pos::from(&key);
+            first_pos.get_or_insert(key_pos);
+            match key.value.as_str() {
+                "name" => name = Some(map.next_value::<Spanned<String>>()?),
+                "become" => become_ = Some(map.next_value::<bool>()?),
+                "become_user" => become_user = Some(map.next_value::<Spanned<String>>()?),
+                "notify" => {
+                    let v = map.next_value::<Spanned<OneOrMany>>()?;
+                    notify_pos = Some(Pos::from(&v));
+                    notify = v.value.0;
+                }
+                "changed_when" => changed_when = Some(map.next_value::<bool>()?),
+                "when" => {
+                    let v = map.next_value::<Spanned<WhenValue>>()?;
+                    let pos = Pos::from(&v);
+                    when = match v.value {
+                        WhenValue::Literal(b) => vec![Condition::Literal(b)],
+                        WhenValue::Exprs(list) => list
+                            .into_iter()
+                            .map(|text| Condition::Expr { text, pos })
+                            .collect(),
+                    };
+                }
+                m if MODULE_NAMES.contains(&m) => {
+                    if let Some((other, _, _)) = &module {
+                        return Err(located(
+                            key_pos,
+                            format!("this task names two modules, `{other}` and `{m}`: a task runs exactly one"),
+                        ));
+                    }
+                    let call = map.next_value_seed(ModuleSeed(m))?;
+                    module = Some((m.to_string(), key_pos, call));
+                }
+                other => {
+                    return Err(located(
+                        key_pos,
+                        format!(
+                            "unknown module or task keyword `{other}` (modules: {}; keywords: {})",
+                            MODULE_NAMES.join(", "),
+                            KEYWORDS.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        let Some((module_name, module_pos, module)) = module else {
+            return Err(de::Error::custom(format!(
+                "this task names no module (one of: {})",
+                MODULE_NAMES.join(", ")
+            )));
+        };
+        Ok(TaskDef {
+            pos: first_pos.unwrap_or(module_pos),
+            name,
+            module_name,
+            module_pos,
+            module,
+            become_,
+            become_user,
+            when,
+            notify,
+            notify_pos,
+            changed_when,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskDef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(TaskVisitor)
+    }
+}
+
+/// `when:` as written: an expression, a list of them (all must hold), or a literal boolean.
+pub enum WhenValue {
+    Literal(bool),
+    Exprs(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for WhenValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = WhenValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an expression, a list of expressions (all must hold) or a boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<WhenValue, E> {
+                Ok(WhenValue::Literal(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<WhenValue, E> {
+                Ok(WhenValue::Exprs(vec![v.to_string()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<WhenValue, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(WhenValue::Exprs(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct TaskFile {
+    pub display: String,
+    pub tasks: Vec<TaskDef>,
+    pub handlers: Vec<TaskDef>,
+}
+
+struct TaskFileVisitor;
+
+impl<'de> Visitor<'de> for TaskFileVisitor {
+    type Value = TaskFile;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of tasks, or a mapping with `tasks:` and `handlers:` lists")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TaskFile, A::Error> {
+        let mut tasks = Vec::new();
+        while let Some(t) = seq.next_element::<TaskDef>()? {
+            tasks.push(t);
+        }
+        Ok(TaskFile {
+            tasks,
+            ..TaskFile::default()
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TaskFile, A::Error> {
+        let mut file = TaskFile::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "tasks" => file.tasks = map.next_value()?,
+                "handlers" => file.handlers = map.next_value()?,
+                other => {
+                    return Err(de::Error::custom(format!(
+                        "unknown top-level key `{other}` (allowed: tasks, handlers)"
+                    )));
+                }
+            }
+        }
+        Ok(file)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<TaskFile, E> {
+        Ok(TaskFile::default())
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TaskFileVisitor)
+    }
+}
+
+/// An error in a task file or in what it renders to, located in the task file.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct TaskFileError {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+impl TaskFile {
+    pub fn parse(display: &str, text: &str) -> Result<TaskFile, TaskFileError> {
+        let mut file: TaskFile = serde_saphyr::from_str(text).map_err(|e| {
+            let location = e.location();
+            let message = e.without_snippet().to_string();
+            if let Some((line, column, message)) = take_location(&message) {
+                return TaskFileError {
+                    file: display.to_string(),
+                    line,
+                    column,
+                    message: strip_location_suffix(&message),
+                };
+            }
+            TaskFileError {
+                file: display.to_string(),
+                line: location.map(|l| l.line() as u32).unwrap_or(0),
+                column: location.map(|l| l.column() as u32).unwrap_or(0),
+                message: strip_location_suffix(&message),
+            }
+        })?;
+        file.display = display.to_string();
+        file.check_notify()?;
+        Ok(file)
+    }
+
+    fn check_notify(&self) -> Result<(), TaskFileError> {
+        let handler_names: Vec<&str> = self
+            .handlers
+            .iter()
+            .filter_map(|h| h.name.as_ref().map(|n| n.value.as_str()))
+            .collect();
+        for (i, h) in self.handlers.iter().enumerate() {
+            if h.name.is_none() {
+                return Err(self.error(h.pos, "a handler needs a `name` for `notify` to refer to".into()));
+            }
+            if handler_names[..i].contains(&handler_names[i]) {
+                return Err(self.error(h.pos, format!("two handlers are named `{}`", handler_names[i])));
+            }
+        }
+        for task in self.tasks.iter().chain(&self.handlers) {
+            for n in &task.notify {
+                if !handler_names.contains(&n.as_str()) {
+                    let known = if handler_names.is_empty() {
+                        "this file has no handlers".to_string()
+                    } else {
+                        format!("handlers: {}", handler_names.join(", "))
+                    };
+                    return Err(self.error(
+                        task.notify_pos.unwrap_or(task.pos),
+                        format!("`notify` names `{n}`, which is not a handler ({known})"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn error(&self, pos: Pos, message: String) -> TaskFileError {
+        TaskFileError {
+            file: self.display.clone(),
+            line: pos.line,
+            column: pos.column,
+            message,
+        }
+    }
+}
+
+/// Serde errors cannot carry a location of our choosing, so a visitor that knows a better one
+/// (the offending key's) puts it in front of the message, and `TaskFile::parse` takes it back out.
+const LOCATED: &str = "[[provision-at ";
+
+fn located<E: de::Error>(pos: Pos, message: String) -> E {
+    E::custom(format!("{LOCATED}{}:{}]] {message}", pos.line, pos.column))
+}
+
+fn take_location(message: &str) -> Option<(u32, u32, String)> {
+    let start = message.find(LOCATED)?;
+    let rest = &message[start + LOCATED.len()..];
+    let (pos, text) = rest.split_once("]] ")?;
+    let (line, column) = pos.split_once(':')?;
+    Some((line.parse().ok()?, column.parse().ok()?, text.to_string()))
+}
+
+fn strip_location_suffix(message: &str) -> String {
+    // serde-saphyr appends " at line X column Y"; the location leads our message instead.
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// An error in one field, before it is tied to its file.
+#[derive(Debug)]
+pub struct FieldError {
+    pub pos: Pos,
+    pub message: String,
+}
+
+/// What preparing a task for one host needs.
+pub struct PrepareCtx<'a> {
+    pub env: &'a Environment<'static>,
+    pub vars: &'a Value,
+    pub roles: &'a RoleSource,
+}
+
+impl PrepareCtx<'_> {
+    pub fn render(&self, s: &Spanned<String>) -> Result<String, FieldError> {
+        render::render_str(self.env, &s.value, self.vars).map_err(|e| FieldError {
+            pos: Pos::from(s),
+            message: e.message,
+        })
+    }
+
+    pub fn render_opt(&self, s: &Option<Spanned<String>>) -> Result<Option<String>, FieldError> {
+        s.as_ref().map(|s| self.render(s)).transpose()
+    }
+
+    /// Mode, owner and group arguments, rendered and checked.
+    pub fn attributes(
+        &self,
+        mode: &Option<Spanned<ModeText>>,
+        owner: &Option<Spanned<String>>,
+        group: &Option<Spanned<String>>,
+    ) -> Result<remote::Attributes, FieldError> {
+        let mode = match mode {
+            Some(m) => {
+                let text = render::render_str(self.env, &m.value.0, self.vars).map_err(|e| {
+                    FieldError {
+                        pos: Pos::from(m),
+                        message: e.message,
+                    }
+                })?;
+                Some(remote::parse_mode(&text).map_err(|message| FieldError {
+                    pos: Pos::from(m),
+                    message,
+                })?)
+            }
+            None => None,
+        };
+        Ok(remote::Attributes {
+            mode,
+            owner: self.render_opt(owner)?,
+            group: self.render_opt(group)?,
+        })
+    }
+}
+
+/// A task ready to run on one host: every argument rendered for that host.
+#[derive(Debug)]
+pub struct PreparedTask {
+    pub index: usize,
+    pub name: String,
+    pub module: Box<dyn Module>,
+    pub become_user: Option<String>,
+    /// Why the task is skipped on this host (`when` was false).
+    pub skip: Option<String>,
+    pub notify: Vec<String>,
+    pub changed_when: Option<bool>,
+}
+
+impl TaskDef {
+    pub fn prepare(
+        &self,
+        index: usize,
+        file: &TaskFile,
+        ctx: &PrepareCtx,
+        default_become: bool,
+    ) -> Result<PreparedTask, TaskFileError> {
+        let at = |e: FieldError| file.error(e.pos, e.message);
+        let mut skip = None;
+        for cond in &self.when {
+            let holds = match cond {
+                Condition::Literal(b) => *b,
+                Condition::Expr { text, pos } => render::eval_condition(ctx.env, text, ctx.vars)
+                    .map_err(|e| file.error(*pos, format!("in `when: {text}`: {}", e.message)))?,
+            };
+            if !holds {
+                skip = Some(match cond {
+                    Condition::Literal(_) => "when: false".to_string(),
+                    Condition::Expr { text, .. } => format!("condition `{text}` is false"),
+                });
+                break;
+            }
+        }
+        let name = match &self.name {
+            Some(n) => ctx.render(n).map_err(at)?,
+            None => String::new(),
+        };
+        // A skipped task's arguments may refer to variables that only exist where it applies.
+        let module = if skip.is_some() {
+            Box::new(Skipped(self.module_name.clone())) as Box<dyn Module>
+        } else {
+            self.module.prepare(ctx).map_err(at)?
+        };
+        let name = if name.is_empty() {
+            format!("{} {}", self.module_name, module.target())
+        } else {
+            name
+        };
+        let become_user = if self.become_.unwrap_or(default_become) {
+            Some(match &self.become_user {
+                Some(u) => ctx.render(u).map_err(at)?,
+                None => "root".to_string(),
+            })
+        } else {
+            None
+        };
+        Ok(PreparedTask {
+            index,
+            name,
+            module,
+            become_user,
+            skip,
+            notify: self.notify.clone(),
+            changed_when: self.changed_when,
+        })
+    }
+}
+
+/// Stands in for a task whose `when` is false on a host.
+#[derive(Debug)]
+struct Skipped(String);
+
+impl Module for Skipped {
+    fn kind(&self) -> &'static str {
+        "skipped"
+    }
+    fn target(&self) -> String {
+        String::new()
+    }
+    fn look(&self) -> Option<String> {
+        None
+    }
+    fn decide(&self, _: Option<&module::Observed>) -> Result<module::Plan, module::DecideError> {
+        Ok(module::Plan::Skip {
+            reason: format!("{} skipped", self.0),
+        })
+    }
+}
+
+/// `mode:` as written. Read as text, so `0644` keeps its digits; a value that only a number can
+/// be (YAML gave an integer) is refused, since `0644` means different numbers in YAML 1.1 and 1.2.
+#[derive(Debug)]
+pub struct ModeText(pub String);
+
+impl<'de> Deserialize<'de> for ModeText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ModeText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a quoted octal mode such as '0644'")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ModeText, E> {
+                Ok(ModeText(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ModeText, E> {
+                Err(E::custom(format!(
+                    "mode {v} was read as a number; write it as a quoted octal string such as '0644'"
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ModeText, E> {
+                self.visit_u64(v.unsigned_abs())
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,93 @@
+//! The contract every module keeps: look (a command whose output describes the host's state),
+//! decide (a pure function from that output to a plan), and the steps that carry the plan out.
+//! Because a look is only a command plus a parser, the executor batches the looks of many tasks
+//! into one remote script, and deciding is unit-testable with no host at all.
+
+/// What a look printed, and its exit status.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub status: i32,
+    pub output: String,
+}
+
+/// One remote command of a plan, optionally fed with data on stdin (file contents).
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub script: String,
+    pub stdin: Option<Vec<u8>>,
+}
+
+impl Step {
+    pub fn run(script: impl Into<String>) -> Step {
+        Step {
+            script: script.into(),
+            stdin: None,
+        }
+    }
+}
+
+/// A file the plan will write, so `--diff` can show old against new.
+#[derive(Debug, Clone)]
+pub struct FileChange {
+    pub path: String,
+    pub new_content: Vec<u8>,
+    /// False when the file does not exist yet (the diff is against nothing).
+    pub exists: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Plan {
+    /// The host is already as wanted.
+    Ok { reason: String },
+    /// The task does not apply (a guard says so).
+    Skip { reason: String },
+    Change(Change),
+}
+
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// What will change, in a few words ("create directory", "content differs").
+    pub summary: String,
+    pub steps: Vec<Step>,
+    pub file: Option<FileChange>,
+    /// Commands run for their effect (command/shell): in check mode they are skipped, not predicted.
+    pub runs_user_command: bool,
+}
+
+impl Plan {
+    pub fn ok(reason: impl Into<String>) -> Plan {
+        Plan::Ok {
+            reason: reason.into(),
+        }
+    }
+
+    pub fn change(summary: impl Into<String>, steps: Vec<Step>) -> Plan {
+        Plan::Change(Change {
+            summary: summary.into(),
+            steps,
+            file: None,
+            runs_user_command: false,
+        })
+    }
+}
+
+/// A failure found while deciding (the host is in a state the task cannot fix).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct DecideError(pub String);
+
+pub trait Module: Send + Sync + std::fmt::Debug {
+    /// The module's name as written in task files.
+    fn kind(&self) -> &'static str;
+
+    /// A one-line description of what the task acts on, for progress and results.
+    fn target(&self) -> String;
+
+    /// A shell snippet whose output describes the state this task depends on; `None` if the
+    /// decision needs no look. It runs with the task's privileges and should exit 0 for every
+    /// ordinary state, printing nothing on stderr.
+    fn look(&self) -> Option<String>;
+
+    /// Decides from the look's output (`None` when `look` returned `None`).
+    fn decide(&self, observed: Option<&Observed>) -> Result<Plan, DecideError>;
+}
