@@ -114,8 +114,8 @@ impl Inventory {
             }
             match section {
                 Section::Hosts => {
-                    let tokens = shlex::split(line)
-                        .ok_or_else(|| err("unbalanced quotes".to_string()))?;
+                    let tokens =
+                        shlex::split(line).ok_or_else(|| err("unbalanced quotes".to_string()))?;
                     let (first, rest) = tokens.split_first().expect("line is not empty");
                     if first.contains('=') {
                         return Err(err(format!(
@@ -187,7 +187,9 @@ impl Inventory {
             .filter(|g| g.name != UNGROUPED && g.name != ALL)
             .flat_map(|g| g.hosts.iter().cloned())
             .collect();
-        inv.group_mut(UNGROUPED).hosts.retain(|h| !grouped.contains(h));
+        inv.group_mut(UNGROUPED)
+            .hosts
+            .retain(|h| !grouped.contains(h));
         Ok(inv)
     }
 
@@ -383,7 +385,11 @@ fn valid_port(port: &str) -> Result<String, String> {
 }
 
 fn validate_group_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    {
         return Err(format!(
             "`{name}` is not a valid group name (letters, digits, `_` and `-`)"
         ));

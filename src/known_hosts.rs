@@ -70,7 +70,12 @@ impl KnownHosts {
         &self.path
     }
 
-    pub fn check(&self, host: &str, port: u16, key: &PublicKey) -> Result<Verdict, KnownHostsError> {
+    pub fn check(
+        &self,
+        host: &str,
+        port: u16,
+        key: &PublicKey,
+    ) -> Result<Verdict, KnownHostsError> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Verdict::Unknown),
@@ -199,8 +204,10 @@ fn hashed_matches(hashed: &str, pattern: &str) -> bool {
 mod tests {
     use super::*;
 
-    const ED_A: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFIUpgwL8W8kruHWVMFOGhA5GyVH21e7o58jijvbAP2s";
-    const ED_B: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICkdTQLocKb0a0aQya+INHqXQdBquBBsC0D4yFdHAaRH";
+    const ED_A: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFIUpgwL8W8kruHWVMFOGhA5GyVH21e7o58jijvbAP2s";
+    const ED_B: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICkdTQLocKb0a0aQya+INHqXQdBquBBsC0D4yFdHAaRH";
 
     fn key(s: &str) -> PublicKey {
         PublicKey::from_openssh(s).unwrap()
@@ -210,10 +217,16 @@ mod tests {
     fn plain_port_and_changed_entries() {
         let text = format!("# comment\n\nexample.org {ED_A}\n[127.0.0.1]:2222 {ED_A}\n");
         assert_eq!(check_text(&text, "example.org", &key(ED_A)), Verdict::Known);
-        assert_eq!(check_text(&text, "[127.0.0.1]:2222", &key(ED_A)), Verdict::Known);
+        assert_eq!(
+            check_text(&text, "[127.0.0.1]:2222", &key(ED_A)),
+            Verdict::Known
+        );
         assert_eq!(check_text(&text, "127.0.0.1", &key(ED_A)), Verdict::Unknown);
         match check_text(&text, "[127.0.0.1]:2222", &key(ED_B)) {
-            Verdict::Changed { line, recorded_fingerprint } => {
+            Verdict::Changed {
+                line,
+                recorded_fingerprint,
+            } => {
                 assert_eq!(line, 4);
                 assert_eq!(recorded_fingerprint, fingerprint(&key(ED_A)));
             }

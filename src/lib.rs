@@ -1,8 +1,11 @@
 //! provision: create cloud instances through the EC2 API and configure them over SSH.
 
+pub mod app;
+pub mod cli;
 pub mod inventory;
 pub mod known_hosts;
 pub mod render;
 pub mod roles;
+pub mod run;
 pub mod ssh;
 pub mod tasks;

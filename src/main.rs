@@ -1,1 +1,32 @@
-fn main() {}
+use clap::Parser;
+use provision::cli::{Cli, Command};
+use provision::run::report::exit;
+
+#[tokio::main]
+async fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let status = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            std::process::exit(status);
+        }
+    };
+    let result = match &cli.command {
+        Command::Run(args) => provision::app::run_role(args).await,
+    };
+    match result {
+        Ok(status) => std::process::exit(status),
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("hint: {hint}");
+            }
+            std::process::exit(e.exit_status());
+        }
+    }
+}

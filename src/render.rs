@@ -79,7 +79,9 @@ pub fn eval_condition(env: &Environment, expr: &str, vars: &Value) -> Result<boo
     let value = expression.eval(vars).map_err(|e| explain(&e))?;
     if value.is_undefined() {
         return Err(RenderError {
-            message: format!("undefined variable in `{expr}` (test it with `is defined` if it may be absent)"),
+            message: format!(
+                "undefined variable in `{expr}` (test it with `is defined` if it may be absent)"
+            ),
             line: None,
         });
     }
@@ -118,7 +120,10 @@ mod tests {
     fn template_keeps_trailing_newline_and_reports_line() {
         let env = environment();
         let vars = Value::from(minijinja::value::Serde(serde_json::json!({"a": 1})));
-        assert_eq!(render_file(&env, "t", "v={{ a }}\n", &vars).unwrap(), "v=1\n");
+        assert_eq!(
+            render_file(&env, "t", "v={{ a }}\n", &vars).unwrap(),
+            "v=1\n"
+        );
         let err = render_file(&env, "t", "ok\n{{ missing }}\n", &vars).unwrap_err();
         assert_eq!(err.line, Some(2));
     }
@@ -126,7 +131,9 @@ mod tests {
     #[test]
     fn conditions() {
         let env = environment();
-        let vars = Value::from(minijinja::value::Serde(serde_json::json!({"n": 3, "s": "yes"})));
+        let vars = Value::from(minijinja::value::Serde(
+            serde_json::json!({"n": 3, "s": "yes"}),
+        ));
         assert!(eval_condition(&env, "n > 2 and s == 'yes'", &vars).unwrap());
         assert!(!eval_condition(&env, "n > 5", &vars).unwrap());
         assert!(eval_condition(&env, "missing", &vars).is_err());

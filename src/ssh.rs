@@ -32,7 +32,9 @@ pub enum SshError {
         line: usize,
         presented: String,
     },
-    #[error("{target}: key {key} was refused for user `{user}` (check ansible_user/--user and the key file)")]
+    #[error(
+        "{target}: key {key} was refused for user `{user}` (check ansible_user/--user and the key file)"
+    )]
     AuthRejected {
         target: String,
         user: String,
@@ -135,7 +137,9 @@ impl client::Handler for Handler {
         let key = match presented {
             russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => key,
             // Host certificates would need a trusted CA list; treat the certified key as the host key.
-            russh::keys::PublicKeyOrCertificate::Certificate(cert) => &PublicKey::from(cert.public_key().clone()),
+            russh::keys::PublicKeyOrCertificate::Certificate(cert) => {
+                &PublicKey::from(cert.public_key().clone())
+            }
         };
         let mut check = self.check.lock().unwrap_or_else(|p| p.into_inner());
         let path = self.known_hosts.path().display().to_string();
@@ -270,7 +274,12 @@ impl Connection {
                 )));
             }
             Ok(Err(e)) => {
-                if let Some(problem) = check.lock().unwrap_or_else(|p| p.into_inner()).problem.take() {
+                if let Some(problem) = check
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .problem
+                    .take()
+                {
                     return Err(problem);
                 }
                 return Err(connect_error(describe_russh_error(&e)));
@@ -318,25 +327,30 @@ impl Connection {
             target: self.label.clone(),
             reason,
         };
-        let mut channel = self
-            .handle
-            .channel_open_session()
-            .await
-            .map_err(|e| proto(format!("cannot open a channel: {}", describe_russh_error(&e))))?;
+        let mut channel = self.handle.channel_open_session().await.map_err(|e| {
+            proto(format!(
+                "cannot open a channel: {}",
+                describe_russh_error(&e)
+            ))
+        })?;
         channel
             .exec(true, command)
             .await
             .map_err(|e| proto(format!("exec failed: {}", describe_russh_error(&e))))?;
         if let Some(data) = stdin {
-            channel
-                .data_bytes(data.to_vec())
-                .await
-                .map_err(|e| proto(format!("sending input failed: {}", describe_russh_error(&e))))?;
+            channel.data_bytes(data.to_vec()).await.map_err(|e| {
+                proto(format!(
+                    "sending input failed: {}",
+                    describe_russh_error(&e)
+                ))
+            })?;
         }
-        channel
-            .eof()
-            .await
-            .map_err(|e| proto(format!("closing input failed: {}", describe_russh_error(&e))))?;
+        channel.eof().await.map_err(|e| {
+            proto(format!(
+                "closing input failed: {}",
+                describe_russh_error(&e)
+            ))
+        })?;
         let mut out = ExecOutput {
             status: -1,
             stdout: Vec::new(),
@@ -361,7 +375,9 @@ impl Connection {
             }
         }
         if !got_status {
-            return Err(proto("the connection closed before the command finished".to_string()));
+            return Err(proto(
+                "the connection closed before the command finished".to_string(),
+            ));
         }
         Ok(out)
     }

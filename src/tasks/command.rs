@@ -6,8 +6,8 @@ use super::module::{Change, DecideError, Module, Observed, Plan, Step};
 use super::remote::quote;
 use super::{FieldError, PrepareCtx};
 use crate::render::Pos;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::fmt;
 
@@ -24,7 +24,7 @@ struct CommandMap {
 #[derive(Debug)]
 enum CommandForm {
     Free(String),
-    Map(CommandMap),
+    Map(Box<CommandMap>),
 }
 
 impl<'de> Deserialize<'de> for CommandForm {
@@ -39,7 +39,8 @@ impl<'de> Deserialize<'de> for CommandForm {
                 Ok(CommandForm::Free(v.to_string()))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<CommandForm, A::Error> {
-                CommandMap::deserialize(de::value::MapAccessDeserializer::new(map)).map(CommandForm::Map)
+                CommandMap::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(CommandForm::Map)
             }
         }
         d.deserialize_any(V)
@@ -137,10 +138,16 @@ impl Module for CommandAction {
     fn look(&self) -> Option<String> {
         let mut parts = Vec::new();
         if let Some(c) = &self.creates {
-            parts.push(format!("if [ -e {} ]; then echo creates=yes; else echo creates=no; fi", quote(c)));
+            parts.push(format!(
+                "if [ -e {} ]; then echo creates=yes; else echo creates=no; fi",
+                quote(c)
+            ));
         }
         if let Some(r) = &self.removes {
-            parts.push(format!("if [ -e {} ]; then echo removes=yes; else echo removes=no; fi", quote(r)));
+            parts.push(format!(
+                "if [ -e {} ]; then echo removes=yes; else echo removes=no; fi",
+                quote(r)
+            ));
         }
         (!parts.is_empty()).then(|| parts.join("; "))
     }
@@ -181,18 +188,35 @@ mod tests {
     }
 
     fn observed(s: &str) -> Observed {
-        Observed { status: 0, output: s.into() }
+        Observed {
+            status: 0,
+            output: s.into(),
+        }
     }
 
     #[test]
     fn guards_decide() {
         let a = action(Some("/x"), None);
-        assert!(matches!(a.decide(Some(&observed("creates=yes\n"))).unwrap(), Plan::Ok { .. }));
-        assert!(matches!(a.decide(Some(&observed("creates=no\n"))).unwrap(), Plan::Change(_)));
+        assert!(matches!(
+            a.decide(Some(&observed("creates=yes\n"))).unwrap(),
+            Plan::Ok { .. }
+        ));
+        assert!(matches!(
+            a.decide(Some(&observed("creates=no\n"))).unwrap(),
+            Plan::Change(_)
+        ));
         let b = action(None, Some("/y"));
-        assert!(matches!(b.decide(Some(&observed("removes=no\n"))).unwrap(), Plan::Ok { .. }));
-        assert!(matches!(b.decide(Some(&observed("removes=yes\n"))).unwrap(), Plan::Change(_)));
+        assert!(matches!(
+            b.decide(Some(&observed("removes=no\n"))).unwrap(),
+            Plan::Ok { .. }
+        ));
+        assert!(matches!(
+            b.decide(Some(&observed("removes=yes\n"))).unwrap(),
+            Plan::Change(_)
+        ));
         assert!(action(None, None).look().is_none());
-        assert!(matches!(action(None, None).decide(None).unwrap(), Plan::Change(c) if c.runs_user_command));
+        assert!(
+            matches!(action(None, None).decide(None).unwrap(), Plan::Change(c) if c.runs_user_command)
+        );
     }
 }

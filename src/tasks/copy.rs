@@ -69,7 +69,12 @@ pub struct WriteFile {
 }
 
 impl WriteFile {
-    pub fn new(kind: &'static str, path: String, content: Vec<u8>, attributes: Attributes) -> WriteFile {
+    pub fn new(
+        kind: &'static str,
+        path: String,
+        content: Vec<u8>,
+        attributes: Attributes,
+    ) -> WriteFile {
         WriteFile {
             kind,
             sha256: sha256_hex(&content),
@@ -82,7 +87,11 @@ impl WriteFile {
     fn write(&self, summary: &str, exists: bool) -> Plan {
         Plan::Change(Change {
             summary: summary.to_string(),
-            steps: vec![atomic_write_step(&self.path, self.content.clone(), &self.attributes)],
+            steps: vec![atomic_write_step(
+                &self.path,
+                self.content.clone(),
+                &self.attributes,
+            )],
             file: Some(FileChange {
                 path: self.path.clone(),
                 new_content: self.content.clone(),
@@ -125,7 +134,10 @@ impl Module for WriteFile {
         if diffs.is_empty() {
             return Ok(Plan::ok("content and attributes as wanted"));
         }
-        let script = self.attributes.apply_script(&self.path).expect("differences imply attributes");
+        let script = self
+            .attributes
+            .apply_script(&self.path)
+            .expect("differences imply attributes");
         Ok(Plan::change(diffs.join(", "), vec![Step::run(script)]))
     }
 }
@@ -135,7 +147,10 @@ mod tests {
     use super::*;
 
     fn observed(s: &str) -> Observed {
-        Observed { status: 0, output: s.into() }
+        Observed {
+            status: 0,
+            output: s.into(),
+        }
     }
 
     #[test]
@@ -144,16 +159,32 @@ mod tests {
             "copy",
             "/etc/motd".into(),
             b"hello\n".to_vec(),
-            Attributes { mode: Some(0o644), owner: None, group: None },
+            Attributes {
+                mode: Some(0o644),
+                owner: None,
+                group: None,
+            },
         );
         let sum = sha256_hex(b"hello\n");
-        assert!(matches!(w.decide(Some(&observed("absent\n"))).unwrap(), Plan::Change(c) if c.file.as_ref().is_some_and(|f| !f.exists)));
+        assert!(
+            matches!(w.decide(Some(&observed("absent\n"))).unwrap(), Plan::Change(c) if c.file.as_ref().is_some_and(|f| !f.exists))
+        );
         let same = format!("stat|regular file|644|root|0|root|0\nsha256|{sum}\n");
-        assert!(matches!(w.decide(Some(&observed(&same))).unwrap(), Plan::Ok { .. }));
+        assert!(matches!(
+            w.decide(Some(&observed(&same))).unwrap(),
+            Plan::Ok { .. }
+        ));
         let other = "stat|regular file|644|root|0|root|0\nsha256|0000\n";
-        assert!(matches!(w.decide(Some(&observed(other))).unwrap(), Plan::Change(c) if c.summary == "content differs"));
+        assert!(
+            matches!(w.decide(Some(&observed(other))).unwrap(), Plan::Change(c) if c.summary == "content differs")
+        );
         let mode = format!("stat|regular file|600|root|0|root|0\nsha256|{sum}\n");
-        assert!(matches!(w.decide(Some(&observed(&mode))).unwrap(), Plan::Change(c) if c.file.is_none() && c.summary == "mode 0600 -> 0644"));
-        assert!(w.decide(Some(&observed("stat|directory|755|root|0|root|0\n"))).is_err());
+        assert!(
+            matches!(w.decide(Some(&observed(&mode))).unwrap(), Plan::Change(c) if c.file.is_none() && c.summary == "mode 0600 -> 0644")
+        );
+        assert!(
+            w.decide(Some(&observed("stat|directory|755|root|0|root|0\n")))
+                .is_err()
+        );
     }
 }

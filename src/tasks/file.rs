@@ -63,7 +63,9 @@ impl FileArgs {
                 message: "state=link needs `src`, the path the link points to".into(),
             });
         }
-        if state != FileState::Link && let Some(s) = &self.src {
+        if state != FileState::Link
+            && let Some(s) = &self.src
+        {
             return Err(FieldError {
                 pos: Pos::from(s),
                 message: "`src` is only used with state=link".into(),
@@ -138,12 +140,16 @@ impl Module for FileAction {
                 format!("remove {}", c.kind.describe()),
                 vec![Step::run(format!("rm -rf -- {p}"))],
             )),
-            (FileState::Directory, None) => Ok(self.create("create directory", format!("mkdir -p -- {p}"))),
+            (FileState::Directory, None) => {
+                Ok(self.create("create directory", format!("mkdir -p -- {p}")))
+            }
             (FileState::Directory, Some(c)) if c.kind == FileKind::Directory => {
                 Ok(self.fix_attributes("directory", &c))
             }
             (FileState::Directory, Some(c)) => wrong_kind(&c, "a directory"),
-            (FileState::Touch, None) => Ok(self.create("create empty file", format!("touch -- {p}"))),
+            (FileState::Touch, None) => {
+                Ok(self.create("create empty file", format!("touch -- {p}")))
+            }
             (FileState::Touch | FileState::File, Some(c)) if c.kind == FileKind::Regular => {
                 Ok(self.fix_attributes("file", &c))
             }
@@ -155,7 +161,9 @@ impl Module for FileAction {
             (FileState::Link, current) => {
                 let src = self.src.as_deref().expect("checked in prepare");
                 match current {
-                    Some(c) if c.kind == FileKind::Symlink && c.link_target.as_deref() == Some(src) => {
+                    Some(c)
+                        if c.kind == FileKind::Symlink && c.link_target.as_deref() == Some(src) =>
+                    {
                         Ok(Plan::ok(format!("links to {src}")))
                     }
                     Some(c) if c.kind == FileKind::Directory => wrong_kind(&c, "a symbolic link"),
@@ -185,12 +193,19 @@ mod tests {
             path: "/srv/app".into(),
             state,
             src: (state == FileState::Link).then(|| "/opt/app-1".to_string()),
-            attributes: Attributes { mode, owner: None, group: None },
+            attributes: Attributes {
+                mode,
+                owner: None,
+                group: None,
+            },
         }
     }
 
     fn decide(a: &FileAction, out: &str) -> Result<Plan, DecideError> {
-        a.decide(Some(&Observed { status: 0, output: out.into() }))
+        a.decide(Some(&Observed {
+            status: 0,
+            output: out.into(),
+        }))
     }
 
     const DIR_755: &str = "stat|directory|755|root|0|root|0\n";
@@ -198,31 +213,51 @@ mod tests {
     #[test]
     fn directory() {
         let a = action(FileState::Directory, Some(0o755));
-        assert!(matches!(decide(&a, "absent\n").unwrap(), Plan::Change(c) if c.steps[0].script == "mkdir -p -- /srv/app && chmod 0755 /srv/app"));
+        assert!(
+            matches!(decide(&a, "absent\n").unwrap(), Plan::Change(c) if c.steps[0].script == "mkdir -p -- /srv/app && chmod 0755 /srv/app")
+        );
         assert!(matches!(decide(&a, DIR_755).unwrap(), Plan::Ok { .. }));
         let b = action(FileState::Directory, Some(0o700));
-        assert!(matches!(decide(&b, DIR_755).unwrap(), Plan::Change(c) if c.summary == "mode 0755 -> 0700"));
+        assert!(
+            matches!(decide(&b, DIR_755).unwrap(), Plan::Change(c) if c.summary == "mode 0755 -> 0700")
+        );
         let err = decide(&a, "stat|regular file|644|root|0|root|0\n").unwrap_err();
-        assert_eq!(err.0, "/srv/app exists and is a regular file, not a directory");
+        assert_eq!(
+            err.0,
+            "/srv/app exists and is a regular file, not a directory"
+        );
     }
 
     #[test]
     fn touch_absent_link() {
         let t = action(FileState::Touch, None);
         assert!(matches!(decide(&t, "absent\n").unwrap(), Plan::Change(_)));
-        assert!(matches!(decide(&t, "stat|regular empty file|644|u|1|u|1\n").unwrap(), Plan::Ok { .. }));
+        assert!(matches!(
+            decide(&t, "stat|regular empty file|644|u|1|u|1\n").unwrap(),
+            Plan::Ok { .. }
+        ));
         let a = action(FileState::Absent, None);
         assert!(matches!(decide(&a, "absent\n").unwrap(), Plan::Ok { .. }));
         assert!(matches!(decide(&a, DIR_755).unwrap(), Plan::Change(_)));
         let l = action(FileState::Link, None);
-        assert!(matches!(decide(&l, "stat|symbolic link|777|u|1|u|1\nlink|/opt/app-1\n").unwrap(), Plan::Ok { .. }));
-        assert!(matches!(decide(&l, "stat|symbolic link|777|u|1|u|1\nlink|/opt/app-0\n").unwrap(), Plan::Change(c) if c.summary == "link /opt/app-0 -> /opt/app-1"));
+        assert!(matches!(
+            decide(&l, "stat|symbolic link|777|u|1|u|1\nlink|/opt/app-1\n").unwrap(),
+            Plan::Ok { .. }
+        ));
+        assert!(
+            matches!(decide(&l, "stat|symbolic link|777|u|1|u|1\nlink|/opt/app-0\n").unwrap(), Plan::Change(c) if c.summary == "link /opt/app-0 -> /opt/app-1")
+        );
         assert!(decide(&l, DIR_755).is_err());
     }
 
     #[test]
     fn state_file_must_exist() {
         let f = action(FileState::File, Some(0o600));
-        assert!(decide(&f, "absent\n").unwrap_err().0.contains("does not exist"));
+        assert!(
+            decide(&f, "absent\n")
+                .unwrap_err()
+                .0
+                .contains("does not exist")
+        );
     }
 }

@@ -12,8 +12,8 @@ use crate::render::{self, Pos};
 use crate::roles::RoleSource;
 use minijinja::{Environment, Value};
 use module::Module;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::fmt;
 
@@ -161,7 +161,9 @@ impl<'de> Visitor<'de> for TaskVisitor {
                     if let Some((other, _, _)) = &module {
                         return Err(located(
                             key_pos,
-                            format!("this task names two modules, `{other}` and `{m}`: a task runs exactly one"),
+                            format!(
+                                "this task names two modules, `{other}` and `{m}`: a task runs exactly one"
+                            ),
                         ));
                     }
                     let call = map.next_value_seed(ModuleSeed(m))?;
@@ -336,10 +338,16 @@ impl TaskFile {
             .collect();
         for (i, h) in self.handlers.iter().enumerate() {
             if h.name.is_none() {
-                return Err(self.error(h.pos, "a handler needs a `name` for `notify` to refer to".into()));
+                return Err(self.error(
+                    h.pos,
+                    "a handler needs a `name` for `notify` to refer to".into(),
+                ));
             }
             if handler_names[..i].contains(&handler_names[i]) {
-                return Err(self.error(h.pos, format!("two handlers are named `{}`", handler_names[i])));
+                return Err(self.error(
+                    h.pos,
+                    format!("two handlers are named `{}`", handler_names[i]),
+                ));
             }
         }
         for task in self.tasks.iter().chain(&self.handlers) {

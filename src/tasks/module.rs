@@ -38,9 +38,13 @@ pub struct FileChange {
 #[derive(Debug, Clone)]
 pub enum Plan {
     /// The host is already as wanted.
-    Ok { reason: String },
+    Ok {
+        reason: String,
+    },
     /// The task does not apply (a guard says so).
-    Skip { reason: String },
+    Skip {
+        reason: String,
+    },
     Change(Change),
 }
 

@@ -19,7 +19,9 @@ pub fn quote(s: &str) -> String {
 pub fn stat_look(path: &str, checksum: bool) -> String {
     let p = quote(path);
     let sum = if checksum {
-        format!("[ -f {p} ] && [ ! -L {p} ] && printf 'sha256|%s\\n' \"$(sha256sum < {p} | cut -d' ' -f1)\"; ")
+        format!(
+            "[ -f {p} ] && [ ! -L {p} ] && printf 'sha256|%s\\n' \"$(sha256sum < {p} | cut -d' ' -f1)\"; "
+        )
     } else {
         String::new()
     };
@@ -100,18 +102,18 @@ pub fn parse_stat(output: &str) -> Result<Option<FileState>, DecideError> {
             s.link_target = Some(target.to_string());
         }
     }
-    state
-        .map(Some)
-        .ok_or_else(|| DecideError(format!("could not read the file's state: {}", output.trim())))
+    state.map(Some).ok_or_else(|| {
+        DecideError(format!(
+            "could not read the file's state: {}",
+            output.trim()
+        ))
+    })
 }
 
 /// Parses `0644`, `644` or `1777` as an octal mode.
 pub fn parse_mode(text: &str) -> Result<u32, String> {
     let digits = text.trim();
-    if digits.is_empty()
-        || digits.len() > 4
-        || !digits.chars().all(|c| ('0'..='7').contains(&c))
-    {
+    if digits.is_empty() || digits.len() > 4 || !digits.chars().all(|c| ('0'..='7').contains(&c)) {
         return Err(format!(
             "mode `{text}` must be octal digits such as '0644' or '0755' (quote it in YAML)"
         ));
@@ -179,10 +181,14 @@ pub fn atomic_write_step(path: &str, content: Vec<u8>, attributes: &Attributes) 
     let d = quote(&dir);
     let mode = match attributes.mode {
         Some(m) => format!("chmod {m:04o} \"$t\""),
-        None => format!("if [ -e {p} ]; then chmod --reference={p} \"$t\"; else chmod 0644 \"$t\"; fi"),
+        None => {
+            format!("if [ -e {p} ]; then chmod --reference={p} \"$t\"; else chmod 0644 \"$t\"; fi")
+        }
     };
     let owner = match (&attributes.owner, &attributes.group) {
-        (None, None) => format!("if [ -e {p} ]; then chown --reference={p} \"$t\" 2>/dev/null || true; fi"),
+        (None, None) => {
+            format!("if [ -e {p} ]; then chown --reference={p} \"$t\" 2>/dev/null || true; fi")
+        }
         (Some(o), Some(g)) => format!("chown {}:{} \"$t\"", quote(o), quote(g)),
         (Some(o), None) => format!("chown {} \"$t\"", quote(o)),
         (None, Some(g)) => format!("chgrp {} \"$t\"", quote(g)),

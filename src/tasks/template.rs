@@ -25,13 +25,17 @@ impl TemplateArgs {
             pos: Pos::from(&self.src),
             message,
         };
-        let source = ctx.roles.template(&name).map_err(|e| at_src(e.to_string()))?;
-        let text = render::render_file(ctx.env, &source.display, &source.text, ctx.vars).map_err(|e| {
-            at_src(match e.line {
-                Some(line) => format!("{}:{line}: {}", source.display, e.message),
-                None => format!("{}: {}", source.display, e.message),
-            })
-        })?;
+        let source = ctx
+            .roles
+            .template(&name)
+            .map_err(|e| at_src(e.to_string()))?;
+        let text =
+            render::render_file(ctx.env, &source.display, &source.text, ctx.vars).map_err(|e| {
+                at_src(match e.line {
+                    Some(line) => format!("{}:{line}: {}", source.display, e.message),
+                    None => format!("{}: {}", source.display, e.message),
+                })
+            })?;
         Ok(Box::new(WriteFile::new(
             "template",
             checked_dest(ctx, &self.dest)?,

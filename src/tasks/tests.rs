@@ -10,7 +10,8 @@ fn err(text: &str) -> String {
 
 #[test]
 fn list_and_mapping_forms() {
-    let f = parse("- name: a\n  command: echo hi\n- file: {path: /tmp/x, state: directory}\n").unwrap();
+    let f =
+        parse("- name: a\n  command: echo hi\n- file: {path: /tmp/x, state: directory}\n").unwrap();
     assert_eq!(f.tasks.len(), 2);
     assert_eq!(f.tasks[1].pos.line, 3);
     let g = parse(

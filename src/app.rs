@@ -1,0 +1,112 @@
+//! What each subcommand does, called by the thin `main`.
+
+use crate::cli::RunArgs;
+use crate::inventory::{Inventory, InventoryError};
+use crate::known_hosts::KnownHosts;
+use crate::roles::{RoleError, RoleSource};
+use crate::run::plan::{self, ConnectionDefaults, PlanError, PlanInput};
+use crate::run::progress::{Progress, print_line};
+use crate::run::report::{self, exit};
+use crate::run::{RunOptions, run_plans};
+use crate::ssh::ConnectOptions;
+use crate::tasks::{TaskFile, TaskFileError};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Role(#[from] RoleError),
+    #[error(transparent)]
+    TaskFile(#[from] TaskFileError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+impl AppError {
+    pub fn exit_status(&self) -> i32 {
+        exit::INVALID_INPUT
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            AppError::Inventory(InventoryError::Read { .. }) => {
+                Some("pass the inventory with --hosts FILE".into())
+            }
+            AppError::Role(RoleError::NoTaskFile { .. }) => {
+                Some("roles are tasks/<role>.yml files; see `provision run --help`".into())
+            }
+            AppError::Plan(PlanError::NoGroup { .. }) => {
+                Some("`run ROLE` applies ROLE to the inventory group [ROLE]".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `provision run`: returns the exit status.
+pub async fn run_role(args: &RunArgs) -> Result<i32, AppError> {
+    let inventory = Inventory::load(&args.inventory)?;
+    let roles = RoleSource::new(args.tasks_dir.as_deref());
+    let source = roles.task_file(&args.role)?;
+    let task_file = TaskFile::parse(&source.display, &source.text)?;
+    let extra_vars = plan::parse_extra_vars(&args.extra_vars)?;
+    let defaults = ConnectionDefaults {
+        user: Some(args.user.clone()),
+        private_key: args.private_key.clone(),
+        become_: args.become_,
+    };
+    let plans = plan::plan_hosts(&PlanInput {
+        inventory: &inventory,
+        role: &args.role,
+        limit: args.limit.as_deref(),
+        task_file: &task_file,
+        roles: &roles,
+        extra_vars: &extra_vars,
+        defaults: &defaults,
+    })?;
+    let known_hosts = args
+        .known_hosts
+        .clone()
+        .unwrap_or_else(plan::known_hosts_default);
+    let options = RunOptions {
+        forks: args.forks,
+        check: args.check,
+        diff: args.diff,
+        connect: ConnectOptions {
+            known_hosts: Arc::new(KnownHosts::new(known_hosts)),
+            timeout: Duration::from_secs(args.connect_timeout.max(1)),
+            retries: args.connect_retries,
+            first_backoff: Duration::from_secs(1),
+        },
+    };
+    let progress = Arc::new(if args.json {
+        Progress::silent()
+    } else {
+        Progress::new(true, args.verbose)
+    });
+    let reports = run_plans(plans, options, progress).await;
+    if args.json {
+        print_line(&report::to_json(&args.role, args.check, &reports));
+    } else {
+        print_line(&format!("\n{}", report::recap(&reports).trim_end()));
+        for r in &reports {
+            if let Some(reason) = &r.unreachable {
+                print_line(&format!("  {} unreachable: {reason}", r.host));
+            }
+            for t in r
+                .tasks
+                .iter()
+                .filter(|t| t.status == report::Status::Failed)
+            {
+                print_line(&format!(
+                    "  {} failed at `{}`: {}",
+                    r.host, t.name, t.message
+                ));
+            }
+        }
+    }
+    Ok(report::exit_status(&reports))
+}

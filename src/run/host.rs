@@ -1,0 +1,475 @@
+//! One host's run. The looks of all remaining tasks go to the host in one script; after a task
+//! changes something, the looks of the tasks after it are taken again (they may depend on it).
+//! A warm run, where nothing changes, thus costs one round trip for all its tasks.
+
+use super::progress::{HostProgress, Progress};
+use super::report::{HostReport, Status, TaskResult};
+use super::{HostPlan, RunOptions};
+use crate::ssh::{Connection, SshError};
+use crate::tasks::PreparedTask;
+use crate::tasks::module::{Change, Observed, Plan};
+use crate::tasks::remote::quote;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+/// Wraps a script to run under `sh` with a fixed locale, through `sudo -n` when `become_user` is set.
+pub fn wrap(script: &str, become_user: Option<&str>) -> String {
+    let body = quote(&format!("LC_ALL=C; export LC_ALL; {script}"));
+    match become_user {
+        None => format!("sh -c {body}"),
+        Some("root") => format!("sudo -n -- sh -c {body}"),
+        Some(user) => format!("sudo -n -H -u {} -- sh -c {body}", quote(user)),
+    }
+}
+
+/// Builds one script printing each task's look between markers, and parses its output.
+pub struct LookBatch {
+    nonce: String,
+}
+
+impl LookBatch {
+    pub fn new() -> LookBatch {
+        LookBatch {
+            nonce: format!("{:016x}", rand::random::<u64>()),
+        }
+    }
+
+    pub fn script(&self, looks: &[(usize, String, Option<String>)]) -> String {
+        let mut s = String::new();
+        for (index, look, become_user) in looks {
+            s.push_str(&format!(
+                "printf '%s\\n' '@@{n} {index}'; {} 2>&1; printf '\\n@@{n} {index} rc=%s\\n' \"$?\"\n",
+                wrap(look, become_user.as_deref()),
+                n = self.nonce,
+            ));
+        }
+        s
+    }
+
+    pub fn parse(&self, output: &str) -> HashMap<usize, Observed> {
+        let mut out = HashMap::new();
+        let begin = format!("@@{} ", self.nonce);
+        let mut rest = output;
+        while let Some(start) = rest.find(&begin) {
+            let after = &rest[start + begin.len()..];
+            let Some((index, body)) = after.split_once('\n') else {
+                break;
+            };
+            let Ok(index) = index.trim().parse::<usize>() else {
+                break;
+            };
+            let end_marker = format!("\n@@{} {index} rc=", self.nonce);
+            let Some(end) = body.find(&end_marker) else {
+                break;
+            };
+            let tail = &body[end + end_marker.len()..];
+            let (rc, next) = tail.split_once('\n').unwrap_or((tail, ""));
+            out.insert(
+                index,
+                Observed {
+                    status: rc.trim().parse().unwrap_or(-1),
+                    output: body[..end].to_string(),
+                },
+            );
+            rest = next;
+        }
+        out
+    }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.trim_end().lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+enum Outcome {
+    Done(TaskResult),
+    /// The connection broke: the host is unreachable from here on.
+    Lost(SshError),
+}
+
+struct HostRun<'a> {
+    conn: &'a Connection,
+    options: &'a RunOptions,
+    progress: &'a Progress,
+    host: String,
+    batch: LookBatch,
+}
+
+impl HostRun<'_> {
+    async fn take_looks(
+        &self,
+        tasks: &[PreparedTask],
+    ) -> Result<HashMap<usize, Observed>, SshError> {
+        let looks: Vec<(usize, String, Option<String>)> = tasks
+            .iter()
+            .filter(|t| t.skip.is_none())
+            .filter_map(|t| t.module.look().map(|l| (t.index, l, t.become_user.clone())))
+            .collect();
+        if looks.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let out = self.conn.exec(&self.batch.script(&looks), None).await?;
+        Ok(self.batch.parse(&out.stdout_text()))
+    }
+
+    fn result(
+        &self,
+        task: &PreparedTask,
+        status: Status,
+        message: String,
+        started: Instant,
+    ) -> TaskResult {
+        TaskResult {
+            name: task.name.clone(),
+            module: task.module.kind().to_string(),
+            status,
+            message,
+            diff: None,
+            handler: false,
+            duration_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// Decides and, unless in check mode, acts. `observed` is the task's look, if it has one.
+    async fn run_task(&self, task: &PreparedTask, observed: Option<&Observed>) -> Outcome {
+        let started = Instant::now();
+        if let Some(reason) = &task.skip {
+            return Outcome::Done(self.result(task, Status::Skipped, reason.clone(), started));
+        }
+        if let Some(o) = observed
+            && o.status != 0
+        {
+            let mut message = format!(
+                "looking at the host failed (exit {}): {}",
+                o.status,
+                tail(&o.output, 5)
+            );
+            if o.output.contains("sudo:") {
+                message.push_str(&format!(
+                    " (become needs passwordless sudo for {} on this host)",
+                    task.become_user.as_deref().unwrap_or("root")
+                ));
+            }
+            return Outcome::Done(self.result(task, Status::Failed, message, started));
+        }
+        let plan = match task.module.decide(observed) {
+            Ok(p) => p,
+            Err(e) => return Outcome::Done(self.result(task, Status::Failed, e.0, started)),
+        };
+        match plan {
+            Plan::Ok { reason } => Outcome::Done(self.result(task, Status::Ok, reason, started)),
+            Plan::Skip { reason } => {
+                Outcome::Done(self.result(task, Status::Skipped, reason, started))
+            }
+            Plan::Change(change) => self.change(task, change, started).await,
+        }
+    }
+
+    async fn change(&self, task: &PreparedTask, change: Change, started: Instant) -> Outcome {
+        let become_user = task.become_user.as_deref();
+        let mut diff = None;
+        if self.options.diff
+            && let Some(file) = &change.file
+        {
+            let old = if file.exists {
+                match self
+                    .conn
+                    .exec(
+                        &wrap(&format!("cat -- {}", quote(&file.path)), become_user),
+                        None,
+                    )
+                    .await
+                {
+                    Ok(o) => o.stdout,
+                    Err(e) => return Outcome::Lost(e),
+                }
+            } else {
+                Vec::new()
+            };
+            diff = Some(unified_diff(&file.path, &old, &file.new_content));
+        }
+        if self.options.check {
+            let (status, message) = if change.runs_user_command {
+                (
+                    Status::Skipped,
+                    format!("check mode: would run `{}`", task.module.target()),
+                )
+            } else {
+                (Status::Changed, format!("would change: {}", change.summary))
+            };
+            let mut r = self.result(task, status, message, started);
+            r.diff = diff;
+            return Outcome::Done(r);
+        }
+        for step in &change.steps {
+            let out = match self
+                .conn
+                .exec(&wrap(&step.script, become_user), step.stdin.as_deref())
+                .await
+            {
+                Ok(o) => o,
+                Err(e) => return Outcome::Lost(e),
+            };
+            if out.status != 0 {
+                let what = if change.runs_user_command {
+                    format!("command `{}`", task.module.target())
+                } else {
+                    format!(
+                        "{} {} ({})",
+                        task.module.kind(),
+                        task.module.target(),
+                        change.summary
+                    )
+                };
+                let stderr = out.stderr_text();
+                let detail = if stderr.trim().is_empty() {
+                    out.stdout_text()
+                } else {
+                    stderr
+                };
+                let mut message = format!(
+                    "{what} failed with exit status {}: {}",
+                    out.status,
+                    tail(&detail, 10)
+                );
+                if detail.contains("sudo: a password is required")
+                    || detail.contains("sudo: a terminal is required")
+                {
+                    message.push_str(&format!(
+                        "\nhint: become needs passwordless sudo for {} on this host",
+                        become_user.unwrap_or("root")
+                    ));
+                }
+                return Outcome::Done(self.result(task, Status::Failed, message, started));
+            }
+        }
+        let status = match task.changed_when {
+            Some(false) => Status::Ok,
+            _ => Status::Changed,
+        };
+        let mut r = self.result(task, status, change.summary, started);
+        r.diff = diff;
+        Outcome::Done(r)
+    }
+
+    fn announce(&self, r: &TaskResult) {
+        let label = match r.status {
+            Status::Ok => "ok",
+            Status::Changed => "changed",
+            Status::Skipped => "skipping",
+            Status::Failed => "failed",
+        };
+        let line = format!("{label}: [{}] {}: {}", self.host, r.name, r.message);
+        match r.status {
+            Status::Changed | Status::Failed | Status::Skipped => self.progress.event(&line),
+            Status::Ok => self.progress.verbose(&line),
+        }
+        if let Some(d) = &r.diff {
+            self.progress.event(d.trim_end());
+        }
+    }
+}
+
+pub fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> String {
+    match (std::str::from_utf8(old), std::str::from_utf8(new)) {
+        (Ok(o), Ok(n)) => similar::TextDiff::from_lines(o, n)
+            .unified_diff()
+            .header(&format!("{path} (before)"), &format!("{path} (after)"))
+            .to_string(),
+        _ => format!("binary file {path} differs\n"),
+    }
+}
+
+pub(super) async fn run_host(
+    plan: HostPlan,
+    options: &RunOptions,
+    progress: &Progress,
+) -> HostReport {
+    let started = Instant::now();
+    let target = &plan.target;
+    let mut report = HostReport::new(&target.name, &target.address);
+    let bar: HostProgress = progress.host(&target.name, plan.tasks.len());
+    let conn = match Connection::open(target, &options.connect).await {
+        Ok(c) => c,
+        Err(e) => {
+            progress.event(&format!("unreachable: [{}] {e}", target.name));
+            report.set_unreachable(e.to_string());
+            report.set_duration(started.elapsed());
+            bar.finish();
+            return report;
+        }
+    };
+    report.host_key_recorded = conn.learned_host_key;
+    if conn.learned_host_key {
+        progress.verbose(&format!(
+            "note: [{}] host key recorded in {} (first connection)",
+            target.name,
+            options.connect.known_hosts.path().display()
+        ));
+    }
+    let run = HostRun {
+        conn: &conn,
+        options,
+        progress,
+        host: target.name.clone(),
+        batch: LookBatch::new(),
+    };
+    let mut notified: HashSet<String> = HashSet::new();
+    let mut looks: HashMap<usize, Observed> = HashMap::new();
+    let mut looks_current = false;
+    let mut failed = false;
+    for (position, task) in plan.tasks.iter().enumerate() {
+        bar.task(position, &task.name);
+        let needs_look = task.skip.is_none() && task.module.look().is_some();
+        if needs_look && (!looks_current || !looks.contains_key(&task.index)) {
+            match run.take_looks(&plan.tasks[position..]).await {
+                Ok(l) => {
+                    looks = l;
+                    looks_current = true;
+                }
+                Err(e) => {
+                    lost(&mut report, progress, &target.name, e);
+                    break;
+                }
+            }
+        }
+        let observed = if needs_look {
+            match looks.get(&task.index) {
+                Some(o) => Some(o),
+                None => {
+                    lost(
+                        &mut report,
+                        progress,
+                        &target.name,
+                        protocol_gap(&target.name),
+                    );
+                    break;
+                }
+            }
+        } else {
+            None
+        };
+        match run.run_task(task, observed).await {
+            Outcome::Lost(e) => {
+                lost(&mut report, progress, &target.name, e);
+                break;
+            }
+            Outcome::Done(r) => {
+                run.announce(&r);
+                if r.status == Status::Changed {
+                    notified.extend(task.notify.iter().cloned());
+                    if !options.check {
+                        looks_current = false;
+                    }
+                } else if r.status == Status::Ok
+                    && task.changed_when == Some(false)
+                    && !options.check
+                {
+                    // The command ran: what it did is unknown, so later looks are retaken.
+                    looks_current = false;
+                }
+                failed = r.status == Status::Failed;
+                report.push(r);
+                if failed {
+                    break;
+                }
+            }
+        }
+    }
+    if !failed && report.unreachable.is_none() {
+        for handler in &plan.handlers {
+            if !notified.contains(&handler.name) {
+                continue;
+            }
+            bar.task(plan.tasks.len(), &handler.name);
+            let observed = match handler.module.look() {
+                Some(look) => match conn
+                    .exec(&wrap(&look, handler.become_user.as_deref()), None)
+                    .await
+                {
+                    Ok(o) => Some(Observed {
+                        status: o.status,
+                        output: o.stdout_text(),
+                    }),
+                    Err(e) => {
+                        lost(&mut report, progress, &target.name, e);
+                        break;
+                    }
+                },
+                None => None,
+            };
+            match run.run_task(handler, observed.as_ref()).await {
+                Outcome::Lost(e) => {
+                    lost(&mut report, progress, &target.name, e);
+                    break;
+                }
+                Outcome::Done(mut r) => {
+                    r.handler = true;
+                    run.announce(&r);
+                    if r.status == Status::Changed {
+                        notified.extend(handler.notify.iter().cloned());
+                    }
+                    let stop = r.status == Status::Failed;
+                    report.push(r);
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    conn.close().await;
+    report.set_duration(started.elapsed());
+    bar.finish();
+    report
+}
+
+fn protocol_gap(host: &str) -> SshError {
+    SshError::Protocol {
+        target: host.to_string(),
+        reason: "the host's answer to the batched looks was cut short".to_string(),
+    }
+}
+
+fn lost(report: &mut HostReport, progress: &Progress, host: &str, e: SshError) {
+    progress.event(&format!("unreachable: [{host}] {e}"));
+    report.set_unreachable(e.to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_round_trip() {
+        let b = LookBatch::new();
+        let script = b.script(&[
+            (0, "echo a".into(), None),
+            (3, "echo b".into(), Some("root".into())),
+        ]);
+        assert!(script.contains("sudo -n -- sh -c"));
+        let n = &b.nonce;
+        let out = format!("@@{n} 0\na\n\n@@{n} 0 rc=0\n@@{n} 3\nline1\nline2\n@@{n} 3 rc=1\n");
+        let parsed = b.parse(&out);
+        assert_eq!(parsed[&0].output, "a\n");
+        assert_eq!(parsed[&0].status, 0);
+        assert_eq!(parsed[&3].output, "line1\nline2");
+        assert_eq!(parsed[&3].status, 1);
+    }
+
+    #[test]
+    fn wrap_quotes_and_escalates() {
+        assert_eq!(
+            wrap("echo 'x'", None),
+            r#"sh -c 'LC_ALL=C; export LC_ALL; echo '\''x'\'''"#
+        );
+        assert!(wrap("id", Some("couchdb")).starts_with("sudo -n -H -u couchdb -- sh -c "));
+    }
+
+    #[test]
+    fn diff_shows_lines() {
+        let d = unified_diff("/etc/x", b"a\nb\n", b"a\nc\n");
+        assert!(d.contains("-b\n") && d.contains("+c\n"), "{d}");
+    }
+}

@@ -1,0 +1,295 @@
+//! Everything checked before the first host is contacted: host selection, variables, connection
+//! settings, key files, and every task rendered for every host.
+
+use super::HostPlan;
+use crate::inventory::Inventory;
+use crate::roles::RoleSource;
+use crate::ssh::{self, Target};
+use crate::tasks::{PrepareCtx, PreparedTask, TaskFile};
+use indexmap::IndexMap;
+use minijinja::Value;
+use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("inventory {path} has no group [{group}] (groups: {known})")]
+    NoGroup {
+        path: String,
+        group: String,
+        known: String,
+    },
+    #[error("group [{group}] in inventory {path} has no hosts")]
+    EmptyGroup { path: String, group: String },
+    #[error("no host of group [{group}] matches --limit {limit}")]
+    NothingSelected { group: String, limit: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{count} problem(s) found before contacting any host:\n{list}")]
+    Many { count: usize, list: String },
+}
+
+/// Connection defaults from the command line, used where the inventory says nothing.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionDefaults {
+    pub user: Option<String>,
+    pub private_key: Option<PathBuf>,
+    pub become_: bool,
+}
+
+/// Parses `-e` values: `key=value`, a JSON object, or `@file.json`.
+pub fn parse_extra_vars(items: &[String]) -> Result<Map<String, Json>, PlanError> {
+    let mut out = Map::new();
+    for item in items {
+        let item = item.trim();
+        let object = if let Some(path) = item.strip_prefix('@') {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| PlanError::Invalid(format!("-e @{path}: {e}")))?;
+            serde_json::from_str::<Json>(&text)
+                .map_err(|e| PlanError::Invalid(format!("-e @{path}: not a JSON object: {e}")))?
+        } else if item.starts_with('{') {
+            serde_json::from_str::<Json>(item)
+                .map_err(|e| PlanError::Invalid(format!("-e {item}: not valid JSON: {e}")))?
+        } else {
+            let Some((k, v)) = item.split_once('=') else {
+                return Err(PlanError::Invalid(format!(
+                    "-e `{item}` is not key=value, a JSON object or @file.json"
+                )));
+            };
+            let mut m = Map::new();
+            m.insert(k.trim().to_string(), Json::String(v.to_string()));
+            Json::Object(m)
+        };
+        match object {
+            Json::Object(m) => out.extend(m),
+            _ => {
+                return Err(PlanError::Invalid(format!(
+                    "-e {item}: expected a JSON object"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A host's variables: inventory (all < groups < host), magic variables, then `-e` (wins).
+pub fn host_variables(inv: &Inventory, host: &str, extra: &Map<String, Json>) -> Map<String, Json> {
+    let mut vars: Map<String, Json> = inv
+        .host_vars(host)
+        .into_iter()
+        .map(|(k, v)| (k, Json::String(v)))
+        .collect();
+    vars.insert("inventory_hostname".into(), Json::String(host.to_string()));
+    vars.insert(
+        "group_names".into(),
+        Json::Array(
+            inv.host_groups(host)
+                .into_iter()
+                .filter(|g| g != "ungrouped")
+                .map(Json::String)
+                .collect(),
+        ),
+    );
+    let groups: Map<String, Json> = inv
+        .groups
+        .keys()
+        .map(|g| {
+            let hosts = inv.group_hosts(g).into_iter().map(Json::String).collect();
+            (g.clone(), Json::Array(hosts))
+        })
+        .collect();
+    vars.insert("groups".into(), Json::Object(groups));
+    vars.extend(extra.clone());
+    vars
+}
+
+fn var<'a>(vars: &'a Map<String, Json>, names: &[&str]) -> Option<&'a str> {
+    names
+        .iter()
+        .find_map(|n| vars.get(*n).and_then(Json::as_str))
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => std::env::home_dir().unwrap_or_default().join(rest),
+        None => PathBuf::from(path),
+    }
+}
+
+fn default_key() -> Option<PathBuf> {
+    let home = std::env::home_dir()?;
+    ["id_ed25519", "id_ecdsa", "id_rsa"]
+        .iter()
+        .map(|n| home.join(".ssh").join(n))
+        .find(|p| p.exists())
+}
+
+/// Where and how to connect to a host, from its variables (Ansible's names, legacy ones too).
+fn target_for(
+    host: &str,
+    vars: &Map<String, Json>,
+    defaults: &ConnectionDefaults,
+    keys: &mut HashMap<PathBuf, std::sync::Arc<russh::keys::PrivateKey>>,
+) -> Result<Target, String> {
+    let address = var(vars, &["ansible_host", "ansible_ssh_host"])
+        .unwrap_or(host)
+        .to_string();
+    let port = match var(vars, &["ansible_port", "ansible_ssh_port"]) {
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| format!("host {host}: ansible_port `{p}` is not a port number"))?,
+        None => 22,
+    };
+    let user = var(vars, &["ansible_user", "ansible_ssh_user"])
+        .map(String::from)
+        .or_else(|| defaults.user.clone())
+        .unwrap_or_else(|| "ubuntu".to_string());
+    let key_path = var(vars, &["ansible_ssh_private_key_file", "ansible_private_key_file"])
+        .map(expand_home)
+        .or_else(|| defaults.private_key.clone())
+        .or_else(default_key)
+        .ok_or_else(|| {
+            format!(
+                "host {host}: no private key: set ansible_ssh_private_key_file in the inventory or pass --private-key"
+            )
+        })?;
+    let key = match keys.get(&key_path) {
+        Some(k) => k.clone(),
+        None => {
+            let k = ssh::load_key(&key_path).map_err(|e| format!("host {host}: {e}"))?;
+            keys.insert(key_path.clone(), k.clone());
+            k
+        }
+    };
+    Ok(Target {
+        name: host.to_string(),
+        address,
+        port,
+        user,
+        key,
+        key_path,
+    })
+}
+
+pub struct PlanInput<'a> {
+    pub inventory: &'a Inventory,
+    pub role: &'a str,
+    pub limit: Option<&'a str>,
+    pub task_file: &'a TaskFile,
+    pub roles: &'a RoleSource,
+    pub extra_vars: &'a Map<String, Json>,
+    pub defaults: &'a ConnectionDefaults,
+}
+
+/// Selects the hosts of the role's group (narrowed by `--limit`) and prepares every task for each.
+/// All problems are gathered, and the same problem on many hosts is reported once.
+pub fn plan_hosts(input: &PlanInput) -> Result<Vec<HostPlan>, PlanError> {
+    let inv = input.inventory;
+    if !inv.groups.contains_key(input.role) {
+        let known: Vec<&str> = inv
+            .groups
+            .keys()
+            .map(String::as_str)
+            .filter(|g| *g != "all" && *g != "ungrouped")
+            .collect();
+        return Err(PlanError::NoGroup {
+            path: inv.path.display().to_string(),
+            group: input.role.to_string(),
+            known: if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            },
+        });
+    }
+    let mut hosts = inv.group_hosts(input.role);
+    if hosts.is_empty() {
+        return Err(PlanError::EmptyGroup {
+            path: inv.path.display().to_string(),
+            group: input.role.to_string(),
+        });
+    }
+    if let Some(limit) = input.limit {
+        let allowed = inv.select(limit);
+        hosts.retain(|h| allowed.contains(h));
+        if hosts.is_empty() {
+            return Err(PlanError::NothingSelected {
+                group: input.role.to_string(),
+                limit: limit.to_string(),
+            });
+        }
+    }
+
+    let env = crate::render::environment();
+    let mut keys = HashMap::new();
+    // Problem text -> hosts that have it, in order of discovery.
+    let mut problems: IndexMap<String, Vec<String>> = IndexMap::new();
+    let mut plans = Vec::new();
+    for host in &hosts {
+        let vars = host_variables(inv, host, input.extra_vars);
+        let target = match target_for(host, &vars, input.defaults, &mut keys) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.entry(e).or_default();
+                continue;
+            }
+        };
+        let value = Value::from(minijinja::value::Serde(Json::Object(vars)));
+        let ctx = PrepareCtx {
+            env: &env,
+            vars: &value,
+            roles: input.roles,
+        };
+        let prepare = |defs: &[crate::tasks::TaskDef]| -> Result<Vec<PreparedTask>, String> {
+            defs.iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    d.prepare(i, input.task_file, &ctx, input.defaults.become_)
+                        .map_err(|e| e.to_string())
+                })
+                .collect()
+        };
+        match (
+            prepare(&input.task_file.tasks),
+            prepare(&input.task_file.handlers),
+        ) {
+            (Ok(tasks), Ok(handlers)) => plans.push(HostPlan {
+                target,
+                tasks,
+                handlers,
+            }),
+            (Err(e), _) | (_, Err(e)) => problems.entry(e).or_default().push(host.clone()),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(plans);
+    }
+    let total = hosts.len();
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|(problem, on)| match on.len() {
+            0 => problem.clone(),
+            n if n == total && n > 1 => format!("{problem} (on all {n} hosts)"),
+            _ => format!("{problem} (host {})", on.join(", ")),
+        })
+        .collect();
+    if lines.len() == 1 {
+        return Err(PlanError::Invalid(lines[0].clone()));
+    }
+    Err(PlanError::Many {
+        count: lines.len(),
+        list: lines
+            .iter()
+            .map(|l| format!("  - {l}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    })
+}
+
+pub fn known_hosts_default() -> PathBuf {
+    std::env::home_dir()
+        .unwrap_or_else(|| Path::new(".").to_owned())
+        .join(".ssh")
+        .join("known_hosts")
+}

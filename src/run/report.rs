@@ -1,0 +1,185 @@
+//! Results of a run: per task, per host, the recap and the exit status.
+
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskResult {
+    pub name: String,
+    pub module: String,
+    pub status: Status,
+    /// Why it is ok, what changed, or why it failed.
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    pub handler: bool,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Stats {
+    pub ok: usize,
+    pub changed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub unreachable: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostReport {
+    pub host: String,
+    pub address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<String>,
+    pub tasks: Vec<TaskResult>,
+    pub stats: Stats,
+    pub duration_ms: u64,
+    /// The host's key was not in known_hosts and has been recorded.
+    pub host_key_recorded: bool,
+}
+
+impl HostReport {
+    pub fn new(host: &str, address: &str) -> HostReport {
+        HostReport {
+            host: host.to_string(),
+            address: address.to_string(),
+            unreachable: None,
+            tasks: Vec::new(),
+            stats: Stats::default(),
+            duration_ms: 0,
+            host_key_recorded: false,
+        }
+    }
+
+    pub fn push(&mut self, result: TaskResult) {
+        match result.status {
+            Status::Ok => self.stats.ok += 1,
+            Status::Changed => self.stats.changed += 1,
+            Status::Skipped => self.stats.skipped += 1,
+            Status::Failed => self.stats.failed += 1,
+        }
+        self.tasks.push(result);
+    }
+
+    pub fn set_unreachable(&mut self, reason: String) {
+        self.unreachable = Some(reason);
+        self.stats.unreachable = 1;
+    }
+
+    pub fn set_duration(&mut self, d: Duration) {
+        self.duration_ms = d.as_millis() as u64;
+    }
+}
+
+/// Exit statuses, documented in the README.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const ERROR: i32 = 1;
+    pub const TASK_FAILED: i32 = 2;
+    pub const INVALID_INPUT: i32 = 3;
+    pub const UNREACHABLE: i32 = 4;
+    pub const USAGE: i32 = 64;
+}
+
+pub fn exit_status(reports: &[HostReport]) -> i32 {
+    if reports.iter().any(|r| r.stats.failed > 0) {
+        exit::TASK_FAILED
+    } else if reports.iter().any(|r| r.unreachable.is_some()) {
+        exit::UNREACHABLE
+    } else {
+        exit::OK
+    }
+}
+
+/// One line per host, as Ansible users read it at a glance.
+pub fn recap(reports: &[HostReport]) -> String {
+    let width = reports.iter().map(|r| r.host.len()).max().unwrap_or(0);
+    let mut out = String::from("RECAP\n");
+    for r in reports {
+        let s = &r.stats;
+        out.push_str(&format!(
+            "{:width$} : ok={} changed={} failed={} unreachable={} skipped={}  ({:.2}s)\n",
+            r.host,
+            s.ok,
+            s.changed,
+            s.failed,
+            s.unreachable,
+            s.skipped,
+            r.duration_ms as f64 / 1000.0,
+        ));
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JsonRun<'a> {
+    role: &'a str,
+    check: bool,
+    hosts: &'a [HostReport],
+    totals: Stats,
+    exit_status: i32,
+}
+
+pub fn to_json(role: &str, check: bool, reports: &[HostReport]) -> String {
+    let mut totals = Stats::default();
+    for r in reports {
+        totals.ok += r.stats.ok;
+        totals.changed += r.stats.changed;
+        totals.failed += r.stats.failed;
+        totals.skipped += r.stats.skipped;
+        totals.unreachable += r.stats.unreachable;
+    }
+    serde_json::to_string_pretty(&JsonRun {
+        role,
+        check,
+        hosts: reports,
+        totals,
+        exit_status: exit_status(reports),
+    })
+    .expect("reports serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(status: Status) -> TaskResult {
+        TaskResult {
+            name: "t".into(),
+            module: "file".into(),
+            status,
+            message: String::new(),
+            diff: None,
+            handler: false,
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn recap_and_exit_status() {
+        let mut a = HostReport::new("h01", "10.0.0.1");
+        a.push(result(Status::Ok));
+        a.push(result(Status::Changed));
+        a.set_duration(Duration::from_millis(1500));
+        let mut b = HostReport::new("h2", "10.0.0.2");
+        b.set_unreachable("refused".into());
+        assert_eq!(
+            recap(&[a.clone(), b.clone()]),
+            "RECAP\nh01 : ok=1 changed=1 failed=0 unreachable=0 skipped=0  (1.50s)\n\
+             h2  : ok=0 changed=0 failed=0 unreachable=1 skipped=0  (0.00s)\n"
+        );
+        assert_eq!(exit_status(&[a.clone()]), exit::OK);
+        assert_eq!(exit_status(&[a.clone(), b.clone()]), exit::UNREACHABLE);
+        a.push(result(Status::Failed));
+        assert_eq!(exit_status(&[a, b]), exit::TASK_FAILED);
+    }
+}

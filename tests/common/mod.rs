@@ -1,0 +1,199 @@
+//! Test harness: SSH hosts in containers made from the project's own image
+//! (integration/image/build.sh), keys generated per test, and the `provision` binary run as a user would.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+use testcontainers::core::{ExecCommand, IntoContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+/// The test-host image, built by the project's script when missing. Panics when Docker or the
+/// image cannot be had: these tests must fail loudly, never pass without hosts.
+pub fn image() -> (String, String) {
+    static IMAGE: OnceLock<(String, String)> = OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/image/build.sh");
+            let out = std::process::Command::new("bash")
+                .arg(&script)
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+            assert!(
+                out.status.success(),
+                "building the SSH test-host image failed (is Docker running?):\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            let (repo, tag) = name.split_once(':').expect("image name has a tag");
+            (repo.to_string(), tag.to_string())
+        })
+        .clone()
+}
+
+pub struct Key {
+    pub path: PathBuf,
+    pub public: String,
+}
+
+/// Generates a key pair with ssh-keygen: `ed25519`, or `rsa-pem` (PKCS#1 PEM, as EC2/OpenStack hand out).
+pub fn keygen(dir: &Path, kind: &str) -> Key {
+    let path = dir.join(format!("key-{kind}"));
+    let mut cmd = std::process::Command::new("ssh-keygen");
+    cmd.args(["-q", "-N", "", "-C", "provision-test", "-f"])
+        .arg(&path);
+    match kind {
+        "ed25519" => cmd.args(["-t", "ed25519"]),
+        "rsa-pem" => cmd.args(["-t", "rsa", "-b", "2048", "-m", "PEM"]),
+        other => panic!("unknown key kind {other}"),
+    };
+    let status = cmd.status().expect("ssh-keygen runs");
+    assert!(status.success());
+    let public = std::fs::read_to_string(path.with_extension("pub"))
+        .or_else(|_| std::fs::read_to_string(format!("{}.pub", path.display())))
+        .expect("public key written");
+    Key {
+        path,
+        public: public.trim().to_string(),
+    }
+}
+
+pub struct Host {
+    pub name: String,
+    pub port: u16,
+    pub container: ContainerAsync<GenericImage>,
+}
+
+pub async fn start_host(name: &str, key: &Key) -> Host {
+    let (repo, tag) = image();
+    let container = GenericImage::new(repo, tag)
+        .with_exposed_port(22.tcp())
+        .with_wait_for(WaitFor::message_on_stderr("Server listening"))
+        .with_env_var("AUTHORIZED_KEY", key.public.clone())
+        .start()
+        .await
+        .expect("test host container starts (is Docker running?)");
+    let port = container
+        .get_host_port_ipv4(22.tcp())
+        .await
+        .expect("ssh port is published");
+    Host {
+        name: name.to_string(),
+        port,
+        container,
+    }
+}
+
+pub async fn start_hosts(prefix: &str, n: usize, key: &Key) -> Vec<Host> {
+    let futures = (1..=n).map(|i| {
+        let name = format!("{prefix}{i}");
+        async move { start_host(&name, key).await }
+    });
+    futures::future::join_all(futures).await
+}
+
+impl Host {
+    /// Runs a shell command in the container as root and returns its stdout.
+    pub async fn sh(&self, command: &str) -> String {
+        let mut result = self
+            .container
+            .exec(ExecCommand::new(vec!["sh", "-c", command]))
+            .await
+            .expect("exec in container");
+        let out = result.stdout_to_vec().await.expect("exec output");
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    pub fn inventory_line(&self) -> String {
+        format!(
+            "{} ansible_host=127.0.0.1 ansible_port={}",
+            self.name, self.port
+        )
+    }
+}
+
+/// An inventory with one group holding the hosts, and the key for all of them.
+pub fn write_inventory(
+    dir: &Path,
+    group: &str,
+    hosts: &[&Host],
+    key: &Key,
+    extra: &str,
+) -> PathBuf {
+    let mut text = format!("[{group}]\n");
+    for h in hosts {
+        text.push_str(&h.inventory_line());
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "[{group}:vars]\nansible_ssh_private_key_file={}\n{extra}",
+        key.path.display()
+    ));
+    let path = dir.join("inventory");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Writes a role: `tasks/<role>.yml` plus templates, and returns the tasks directory.
+pub fn write_role(dir: &Path, role: &str, tasks: &str, templates: &[(&str, &str)]) -> PathBuf {
+    let tasks_dir = dir.join("roles/tasks");
+    std::fs::create_dir_all(&tasks_dir).unwrap();
+    std::fs::create_dir_all(dir.join("roles/templates")).unwrap();
+    std::fs::write(tasks_dir.join(format!("{role}.yml")), tasks).unwrap();
+    for (name, text) in templates {
+        std::fs::write(dir.join("roles/templates").join(name), text).unwrap();
+    }
+    tasks_dir
+}
+
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "--json output is JSON ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+pub async fn provision(dir: &Path, args: &[&str]) -> Run {
+    let out: Output = tokio::process::Command::new(env!("CARGO_BIN_EXE_provision"))
+        .args(args)
+        .current_dir(dir)
+        .env("PROVISION_KNOWN_HOSTS", dir.join("known_hosts"))
+        .output()
+        .await
+        .expect("provision runs");
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Per-host stats from a `--json` run: host -> (ok, changed, failed, unreachable).
+pub fn stats(run: &Run) -> Vec<(String, u64, u64, u64, u64)> {
+    run.json()["hosts"]
+        .as_array()
+        .expect("hosts array")
+        .iter()
+        .map(|h| {
+            let s = &h["stats"];
+            (
+                h["host"].as_str().unwrap().to_string(),
+                s["ok"].as_u64().unwrap(),
+                s["changed"].as_u64().unwrap(),
+                s["failed"].as_u64().unwrap(),
+                s["unreachable"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
