@@ -40,7 +40,7 @@ impl<'de> Deserialize<'de> for CommandForm {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<CommandForm, A::Error> {
                 CommandMap::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(CommandForm::Map)
+                    .map(|m| CommandForm::Map(Box::new(m)))
             }
         }
         d.deserialize_any(V)
