@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The one command that runs every test. It installs what the tests need on a fresh machine:
+# the SSH test-host image (built once with mmdebstrap, then cached by Docker) and the moto
+# EC2 test server in a virtualenv (.venv-moto). Docker must be running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! docker info >/dev/null 2>&1; then
+    echo "error: Docker is not available; the integration tests need it (they start SSH hosts as containers)" >&2
+    exit 1
+fi
+echo "== test-host image: $(bash integration/image/build.sh)"
+if [ -f integration/moto/setup.sh ]; then
+    echo "== moto: $(bash integration/moto/setup.sh)"
+fi
+
+echo "== format and lints"
+cargo fmt --check
+cargo clippy --all-targets --quiet -- -D warnings
+
+echo "== tests"
+cargo test --all-targets
