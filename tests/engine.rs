@@ -41,19 +41,12 @@ async fn role_on_three_hosts_then_second_run_changes_nothing() {
     let refs: Vec<&Host> = hosts.iter().collect();
     write_inventory(dir.path(), "web", &refs, &key, "app_name=shop\n");
     let tasks = role(dir.path());
-    let tasks_dir = tasks.to_str().unwrap();
 
-    let first = provision(
+    let first = run_role(
         dir.path(),
-        &[
-            "run",
-            "web",
-            "--tasks-dir",
-            tasks_dir,
-            "-e",
-            "app_port=8080",
-            "--json",
-        ],
+        "web",
+        &tasks,
+        &["-e", "app_port=8080", "--json"],
     )
     .await;
     assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
@@ -74,18 +67,7 @@ async fn role_on_three_hosts_then_second_run_changes_nothing() {
         assert_eq!(h.sh("wc -l < /tmp/reloads").await.trim(), "1");
     }
 
-    let second = provision(
-        dir.path(),
-        &[
-            "run",
-            "web",
-            "--tasks-dir",
-            tasks_dir,
-            "-e",
-            "app_port=8080",
-        ],
-    )
-    .await;
+    let second = run_role(dir.path(), "web", &tasks, &["-e", "app_port=8080"]).await;
     assert_eq!(second.status, 0, "{}\n{}", second.stdout, second.stderr);
     for h in &hosts {
         let line = second
@@ -102,19 +84,11 @@ async fn role_on_three_hosts_then_second_run_changes_nothing() {
     }
 
     // A changed variable changes the file, and only that, and notifies the handler.
-    let third = provision(
+    let third = run_role(
         dir.path(),
-        &[
-            "run",
-            "web",
-            "--tasks-dir",
-            tasks_dir,
-            "-e",
-            "app_port=9090",
-            "--limit",
-            "web2",
-            "--json",
-        ],
+        "web",
+        &tasks,
+        &["-e", "app_port=9090", "--limit", "web2", "--json"],
     )
     .await;
     assert_eq!(third.status, 0, "{}", third.stderr);
@@ -138,18 +112,7 @@ async fn check_mode_changes_nothing_and_diff_shows_the_change() {
     );
     let tasks = role(dir.path());
 
-    let check = provision(
-        dir.path(),
-        &[
-            "run",
-            "web",
-            "--tasks-dir",
-            tasks.to_str().unwrap(),
-            "--check",
-            "--diff",
-        ],
-    )
-    .await;
+    let check = run_role(dir.path(), "web", &tasks, &["--check", "--diff"]).await;
     assert_eq!(check.status, 0, "{}\n{}", check.stdout, check.stderr);
     assert!(
         check.stdout.contains("would change: create directory"),
@@ -189,17 +152,11 @@ async fn stopped_host_is_unreachable_while_the_others_finish() {
     let tasks = role(dir.path());
     hosts[1].container.stop().await.expect("container stops");
 
-    let run = provision(
+    let run = run_role(
         dir.path(),
-        &[
-            "run",
-            "web",
-            "--tasks-dir",
-            tasks.to_str().unwrap(),
-            "--connect-retries",
-            "1",
-            "--json",
-        ],
+        "web",
+        &tasks,
+        &["--connect-retries", "1", "--json"],
     )
     .await;
     assert_eq!(
@@ -233,9 +190,8 @@ async fn changed_host_key_is_refused_with_both_fingerprints() {
         "app_name=a\napp_port=1\n",
     );
     let tasks = role(dir.path());
-    let tasks_dir = tasks.to_str().unwrap();
 
-    let first = provision(dir.path(), &["run", "web", "--tasks-dir", tasks_dir]).await;
+    let first = run_role(dir.path(), "web", &tasks, &[]).await;
     assert_eq!(first.status, 0, "{}", first.stderr);
     let known = std::fs::read_to_string(dir.path().join("known_hosts")).unwrap();
     assert!(
@@ -254,7 +210,7 @@ async fn changed_host_key_is_refused_with_both_fingerprints() {
         .await;
     assert_ne!(old_fp, new_fp);
 
-    let second = provision(dir.path(), &["run", "web", "--tasks-dir", tasks_dir]).await;
+    let second = run_role(dir.path(), "web", &tasks, &[]).await;
     assert_eq!(second.status, 4, "{}\n{}", second.stdout, second.stderr);
     assert!(
         second.stdout.contains("HOST KEY CHANGED for web1"),
@@ -303,11 +259,7 @@ async fn non_root_user_escalates_with_sudo_and_rsa_pem_keys_work() {
 "#,
         &[],
     );
-    let run = provision(
-        dir.path(),
-        &["run", "db", "--tasks-dir", tasks.to_str().unwrap()],
-    )
-    .await;
+    let run = run_role(dir.path(), "db", &tasks, &[]).await;
     assert_eq!(
         run.status, 2,
         "exit 2: a task failed\n{}\n{}",

@@ -21,18 +21,7 @@ fn setup(tasks: &str, template: &str, inventory: &str) -> tempfile::TempDir {
 
 async fn run(dir: &tempfile::TempDir) -> Run {
     let tasks = dir.path().join("roles/tasks");
-    provision(
-        dir.path(),
-        &[
-            "run",
-            "web",
-            "--tasks-dir",
-            tasks.to_str().unwrap(),
-            "--connect-retries",
-            "0",
-        ],
-    )
-    .await
+    run_role(dir.path(), "web", &tasks, &["--connect-retries", "0"]).await
 }
 
 const HOSTS: &str = "[web]\nh1 ansible_host=127.0.0.1 ansible_port=1";

@@ -73,8 +73,26 @@ pub fn parse_extra_vars(items: &[String]) -> Result<Map<String, Json>, PlanError
     Ok(out)
 }
 
+/// `groups`: every group's hosts, the same for all hosts of a run.
+pub fn groups_variable(inv: &Inventory) -> Json {
+    Json::Object(
+        inv.groups
+            .keys()
+            .map(|g| {
+                let hosts = inv.group_hosts(g).into_iter().map(Json::String).collect();
+                (g.clone(), Json::Array(hosts))
+            })
+            .collect(),
+    )
+}
+
 /// A host's variables: inventory (all < groups < host), magic variables, then `-e` (wins).
-pub fn host_variables(inv: &Inventory, host: &str, extra: &Map<String, Json>) -> Map<String, Json> {
+pub fn host_variables(
+    inv: &Inventory,
+    host: &str,
+    groups: &Json,
+    extra: &Map<String, Json>,
+) -> Map<String, Json> {
     let mut vars: Map<String, Json> = inv
         .host_vars(host)
         .into_iter()
@@ -91,15 +109,7 @@ pub fn host_variables(inv: &Inventory, host: &str, extra: &Map<String, Json>) ->
                 .collect(),
         ),
     );
-    let groups: Map<String, Json> = inv
-        .groups
-        .keys()
-        .map(|g| {
-            let hosts = inv.group_hosts(g).into_iter().map(Json::String).collect();
-            (g.clone(), Json::Array(hosts))
-        })
-        .collect();
-    vars.insert("groups".into(), Json::Object(groups));
+    vars.insert("groups".into(), groups.clone());
     vars.extend(extra.clone());
     vars
 }
@@ -226,8 +236,9 @@ pub fn plan_hosts(input: &PlanInput) -> Result<Vec<HostPlan>, PlanError> {
     // Problem text -> hosts that have it, in order of discovery.
     let mut problems: IndexMap<String, Vec<String>> = IndexMap::new();
     let mut plans = Vec::new();
+    let groups = groups_variable(inv);
     for host in &hosts {
-        let vars = host_variables(inv, host, input.extra_vars);
+        let vars = host_variables(inv, host, &groups, input.extra_vars);
         let target = match target_for(host, &vars, input.defaults, &mut keys) {
             Ok(t) => t,
             Err(e) => {

@@ -179,6 +179,18 @@ pub async fn provision(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// `provision run ROLE --tasks-dir TASKS ARGS…` in `dir`.
+pub async fn run_role(dir: &Path, role: &str, tasks: &Path, args: &[&str]) -> Run {
+    let mut all = vec![
+        "run",
+        role,
+        "--tasks-dir",
+        tasks.to_str().expect("utf-8 path"),
+    ];
+    all.extend_from_slice(args);
+    provision(dir, &all).await
+}
+
 /// Per-host stats from a `--json` run: host -> (ok, changed, failed, unreachable).
 pub fn stats(run: &Run) -> Vec<(String, u64, u64, u64, u64)> {
     run.json()["hosts"]
