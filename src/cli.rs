@@ -18,6 +18,157 @@ pub struct Cli {
 pub enum Command {
     /// Apply a role's tasks to the hosts of an inventory group named like the role.
     Run(RunArgs),
+    /// List, launch, terminate, reboot, stop and start instances.
+    Instance {
+        #[command(flatten)]
+        cloud: CloudArgs,
+        #[command(subcommand)]
+        action: InstanceAction,
+    },
+    /// List, create, attach, detach and delete volumes.
+    Volume {
+        #[command(flatten)]
+        cloud: CloudArgs,
+        #[command(subcommand)]
+        action: VolumeAction,
+    },
+    /// Create, list and delete volume snapshots.
+    Snapshot {
+        #[command(flatten)]
+        cloud: CloudArgs,
+        #[command(subcommand)]
+        action: SnapshotAction,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CloudArgs {
+    /// The cloud, instance and role settings.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        default_value = "configure.json"
+    )]
+    pub config: PathBuf,
+    /// Seconds to wait for a state change before giving up.
+    #[arg(long = "wait-timeout", global = true, default_value_t = 600)]
+    pub wait_timeout: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum InstanceAction {
+    /// id, name, role, state, type, private/public IP, zone, launch time.
+    List {
+        /// Only instances of this role (tag provision:role) in this project.
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Launch instances of a role with configure.json's image, type, key pair and security groups.
+    Launch {
+        #[arg(long)]
+        role: String,
+        /// How many; default: roles.<role>.count in configure.json, else 1.
+        #[arg(long)]
+        count: Option<u32>,
+        /// Return once launched, without waiting for `running`.
+        #[arg(long = "no-wait")]
+        no_wait: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Terminate instances; asks first unless --yes; waits until they are terminated.
+    Terminate {
+        #[arg(required = true, value_name = "INSTANCE_ID")]
+        ids: Vec<String>,
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[arg(long = "no-wait")]
+        no_wait: bool,
+    },
+    /// Reboot instances.
+    Reboot {
+        #[arg(required = true, value_name = "INSTANCE_ID")]
+        ids: Vec<String>,
+    },
+    /// Stop instances and wait until they are stopped.
+    Stop {
+        #[arg(required = true, value_name = "INSTANCE_ID")]
+        ids: Vec<String>,
+        #[arg(long = "no-wait")]
+        no_wait: bool,
+    },
+    /// Start instances and wait until they are running.
+    Start {
+        #[arg(required = true, value_name = "INSTANCE_ID")]
+        ids: Vec<String>,
+        #[arg(long = "no-wait")]
+        no_wait: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VolumeAction {
+    /// id, name, role, size, state, zone, attachment.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a volume (GiB) in configure.json's availability zone, or --zone.
+    Create {
+        #[arg(long)]
+        size: u32,
+        #[arg(long)]
+        zone: Option<String>,
+        /// Tag it with this role.
+        #[arg(long, default_value = "")]
+        role: String,
+    },
+    /// Create a volume in the instance's zone, wait until available, attach it, wait until in use.
+    Attach {
+        #[arg(long)]
+        size: u32,
+        #[arg(value_name = "INSTANCE_ID")]
+        instance: String,
+        #[arg(long, default_value = "/dev/vdc")]
+        device: String,
+    },
+    /// Detach a volume from its instance and wait until it is available.
+    Detach {
+        #[arg(value_name = "VOLUME_ID")]
+        volume: String,
+        /// Force the detachment (data may be lost if the instance is writing).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Delete a volume that is not attached.
+    Delete {
+        #[arg(value_name = "VOLUME_ID")]
+        volume: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SnapshotAction {
+    /// Snapshot a volume.
+    Create {
+        #[arg(value_name = "VOLUME_ID")]
+        volume: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// This account's snapshots.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a snapshot.
+    Delete {
+        #[arg(value_name = "SNAPSHOT_ID")]
+        snapshot: String,
+    },
 }
 
 #[derive(Args, Debug, Clone)]

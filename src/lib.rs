@@ -1,7 +1,9 @@
 //! provision: create cloud instances through the EC2 API and configure them over SSH.
 
-pub mod app;
 pub mod cli;
+pub mod cloud;
+pub mod commands;
+pub mod config;
 pub mod inventory;
 pub mod known_hosts;
 pub mod render;

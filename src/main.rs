@@ -17,7 +17,16 @@ async fn main() {
         }
     };
     let result = match &cli.command {
-        Command::Run(args) => provision::app::run_role(args).await,
+        Command::Run(args) => provision::commands::run::run_role(args).await,
+        Command::Instance { cloud, action } => {
+            provision::commands::cloud::instance(cloud, action).await
+        }
+        Command::Volume { cloud, action } => {
+            provision::commands::cloud::volume(cloud, action).await
+        }
+        Command::Snapshot { cloud, action } => {
+            provision::commands::cloud::snapshot(cloud, action).await
+        }
     };
     match result {
         Ok(status) => std::process::exit(status),

@@ -87,6 +87,7 @@ pub mod exit {
     pub const TASK_FAILED: i32 = 2;
     pub const INVALID_INPUT: i32 = 3;
     pub const UNREACHABLE: i32 = 4;
+    pub const NOT_CONFIRMED: i32 = 5;
     pub const USAGE: i32 = 64;
 }
 

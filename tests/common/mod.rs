@@ -2,6 +2,8 @@
 //! (integration/image/build.sh), keys generated per test, and the `provision` binary run as a user would.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;

@@ -1,50 +1,18 @@
-//! What each subcommand does, called by the thin `main`.
+//! `provision run`: apply a role to the hosts of an inventory.
 
+use super::AppError;
 use crate::cli::RunArgs;
-use crate::inventory::{Inventory, InventoryError};
+use crate::inventory::Inventory;
 use crate::known_hosts::KnownHosts;
-use crate::roles::{RoleError, RoleSource};
-use crate::run::plan::{self, ConnectionDefaults, PlanError, PlanInput};
+use crate::roles::RoleSource;
+use crate::run::plan::{self, ConnectionDefaults, PlanInput};
 use crate::run::progress::{Progress, print_line};
-use crate::run::report::{self, exit};
+use crate::run::report;
 use crate::run::{RunOptions, run_plans};
 use crate::ssh::ConnectOptions;
-use crate::tasks::{TaskFile, TaskFileError};
+use crate::tasks::TaskFile;
 use std::sync::Arc;
 use std::time::Duration;
-
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error(transparent)]
-    Inventory(#[from] InventoryError),
-    #[error(transparent)]
-    Role(#[from] RoleError),
-    #[error(transparent)]
-    TaskFile(#[from] TaskFileError),
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-}
-
-impl AppError {
-    pub fn exit_status(&self) -> i32 {
-        exit::INVALID_INPUT
-    }
-
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            AppError::Inventory(InventoryError::Read { .. }) => {
-                Some("pass the inventory with --hosts FILE".into())
-            }
-            AppError::Role(RoleError::NoTaskFile { .. }) => {
-                Some("roles are tasks/<role>.yml files; see `provision run --help`".into())
-            }
-            AppError::Plan(PlanError::NoGroup { .. }) => {
-                Some("`run ROLE` applies ROLE to the inventory group [ROLE]".into())
-            }
-            _ => None,
-        }
-    }
-}
 
 /// `provision run`: returns the exit status.
 pub async fn run_role(args: &RunArgs) -> Result<i32, AppError> {

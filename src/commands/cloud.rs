@@ -1,0 +1,370 @@
+//! `provision instance|volume|snapshot …`: the EC2 operations, printed as tables or JSON.
+
+use super::{AppError, table};
+use crate::cli::{CloudArgs, InstanceAction, SnapshotAction, VolumeAction};
+use crate::cloud::ec2::Ec2;
+use crate::cloud::wait::WaitOptions;
+use crate::cloud::{Cloud, CloudError, Instance, LaunchSpec, Snapshot, Volume};
+use crate::config::Config;
+use crate::run::progress::print_line;
+use crate::run::report::exit;
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+/// Loads and checks configure.json (nothing reaches the cloud before it is valid), then connects.
+async fn open(args: &CloudArgs) -> Result<(Config, Ec2, WaitOptions), AppError> {
+    let config = Config::load(&args.config)?;
+    for w in config.warnings() {
+        eprintln!("warning: {w}");
+    }
+    let ec2 = Ec2::connect(&config).await;
+    let wait = WaitOptions {
+        timeout: Duration::from_secs(args.wait_timeout),
+        show_progress: std::io::stderr().is_terminal(),
+        ..WaitOptions::default()
+    };
+    Ok((config, ec2, wait))
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("serialisable")
+}
+
+fn instances_table(list: &[Instance]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|i| {
+            vec![
+                i.id.clone(),
+                i.name.clone(),
+                i.role.clone(),
+                i.state.clone(),
+                i.instance_type.clone(),
+                i.private_ip.clone(),
+                i.public_ip.clone(),
+                i.zone.clone(),
+                i.launched.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "NAME",
+            "ROLE",
+            "STATE",
+            "TYPE",
+            "PRIVATE IP",
+            "PUBLIC IP",
+            "ZONE",
+            "LAUNCHED",
+        ],
+        &rows,
+    )
+}
+
+fn volumes_table(list: &[Volume]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|v| {
+            vec![
+                v.id.clone(),
+                v.name.clone(),
+                v.role.clone(),
+                format!("{} GiB", v.size_gib),
+                v.state.clone(),
+                v.zone.clone(),
+                v.attached_to.clone(),
+                v.device.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "NAME",
+            "ROLE",
+            "SIZE",
+            "STATE",
+            "ZONE",
+            "ATTACHED TO",
+            "DEVICE",
+        ],
+        &rows,
+    )
+}
+
+fn snapshots_table(list: &[Snapshot]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|s| {
+            vec![
+                s.id.clone(),
+                s.volume_id.clone(),
+                format!("{} GiB", s.size_gib),
+                s.state.clone(),
+                s.progress.clone(),
+                s.description.clone(),
+                s.started.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "VOLUME",
+            "SIZE",
+            "STATE",
+            "PROGRESS",
+            "DESCRIPTION",
+            "STARTED",
+        ],
+        &rows,
+    )
+}
+
+/// Asks on the terminal; refuses when nobody can answer (no terminal and no --yes).
+fn confirm(question: &str) -> Result<(), AppError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(AppError::NotConfirmed(format!(
+            "{question}: not confirmed (standard input is not a terminal); pass --yes to go ahead"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).ok();
+    match answer.trim().to_lowercase().as_str() {
+        "y" | "yes" => Ok(()),
+        _ => Err(AppError::NotConfirmed("nothing was done".into())),
+    }
+}
+
+pub async fn instance(args: &CloudArgs, action: &InstanceAction) -> Result<i32, AppError> {
+    let (config, ec2, wait) = open(args).await?;
+    match action {
+        InstanceAction::List {
+            role,
+            json: as_json,
+        } => {
+            let list = ec2.list_instances(role.as_deref()).await?;
+            print_line(
+                if *as_json {
+                    json(&list)
+                } else {
+                    instances_table(&list)
+                }
+                .trim_end(),
+            );
+        }
+        InstanceAction::Launch {
+            role,
+            count,
+            no_wait,
+            json: as_json,
+        } => {
+            // The key the instances will be reached with must be usable before anything is launched.
+            config.key_file()?;
+            let count = count.or(config.role(role).count).unwrap_or(1);
+            let existing = ec2
+                .list_instances(Some(role))
+                .await?
+                .into_iter()
+                .filter(|i| i.state != "terminated" && i.state != "shutting-down")
+                .count() as u32;
+            let spec = LaunchSpec {
+                project: config.project.clone(),
+                role: role.clone(),
+                count,
+                image_id: config.instances.image_id.clone(),
+                instance_type: config.instance_type_for(role),
+                key_name: config.instances.key_name.clone(),
+                security_groups: config.instances.security_groups.clone(),
+                zone: config.cloud.availability_zone.clone(),
+                first_index: existing + 1,
+            };
+            let launched = ec2.launch(&spec).await?;
+            let ids: Vec<String> = launched.iter().map(|i| i.id.clone()).collect();
+            let shown = if *no_wait {
+                launched
+            } else {
+                ec2.wait_instances(&ids, "running", &wait).await?;
+                ec2.describe_instances(&ids).await?
+            };
+            print_line(
+                if *as_json {
+                    json(&shown)
+                } else {
+                    instances_table(&shown)
+                }
+                .trim_end(),
+            );
+        }
+        InstanceAction::Terminate { ids, yes, no_wait } => {
+            let found = ec2.describe_instances(ids).await?;
+            if !yes {
+                let what: Vec<String> = found
+                    .iter()
+                    .map(|i| {
+                        let label = if i.name.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", i.name)
+                        };
+                        format!("{}{label}", i.id)
+                    })
+                    .collect();
+                confirm(&format!("terminate {}?", what.join(", ")))?;
+            }
+            ec2.terminate(ids).await?;
+            if !no_wait {
+                ec2.wait_instances(ids, "terminated", &wait).await?;
+            }
+            for id in ids {
+                print_line(&format!(
+                    "{} {id}",
+                    if *no_wait {
+                        "terminating"
+                    } else {
+                        "terminated"
+                    }
+                ));
+            }
+        }
+        InstanceAction::Reboot { ids } => {
+            ec2.reboot(ids).await?;
+            for id in ids {
+                print_line(&format!("rebooting {id}"));
+            }
+        }
+        InstanceAction::Stop { ids, no_wait } => {
+            ec2.stop(ids).await?;
+            if !no_wait {
+                ec2.wait_instances(ids, "stopped", &wait).await?;
+            }
+            for id in ids {
+                print_line(&format!(
+                    "{} {id}",
+                    if *no_wait { "stopping" } else { "stopped" }
+                ));
+            }
+        }
+        InstanceAction::Start { ids, no_wait } => {
+            ec2.start(ids).await?;
+            if !no_wait {
+                ec2.wait_instances(ids, "running", &wait).await?;
+            }
+            for id in ids {
+                print_line(&format!(
+                    "{} {id}",
+                    if *no_wait { "starting" } else { "running" }
+                ));
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+pub async fn volume(args: &CloudArgs, action: &VolumeAction) -> Result<i32, AppError> {
+    let (config, ec2, wait) = open(args).await?;
+    match action {
+        VolumeAction::List { json: as_json } => {
+            let list = ec2.list_volumes().await?;
+            print_line(
+                if *as_json {
+                    json(&list)
+                } else {
+                    volumes_table(&list)
+                }
+                .trim_end(),
+            );
+        }
+        VolumeAction::Create { size, zone, role } => {
+            let zone = zone
+                .clone()
+                .unwrap_or_else(|| config.cloud.availability_zone.clone());
+            if zone.is_empty() {
+                return Err(AppError::Cloud(CloudError::Refused(
+                    "no availability zone: set cloud.availability_zone in configure.json or pass --zone".into(),
+                )));
+            }
+            let v = ec2.create_volume(*size, &zone, role).await?;
+            ec2.wait_volume(&v.id, "available", &wait).await?;
+            print_line(&format!("created {} ({} GiB) in {zone}", v.id, size));
+        }
+        VolumeAction::Attach {
+            size,
+            instance,
+            device,
+        } => {
+            let found = ec2
+                .describe_instances(std::slice::from_ref(instance))
+                .await?;
+            let target = found
+                .first()
+                .ok_or_else(|| CloudError::NotFound(format!("instance {instance} not found")))?;
+            let v = ec2.create_volume(*size, &target.zone, &target.role).await?;
+            let attached = async {
+                ec2.wait_volume(&v.id, "available", &wait).await?;
+                ec2.attach_volume(&v.id, instance, device).await?;
+                ec2.wait_volume(&v.id, "in-use", &wait).await
+            }
+            .await;
+            if let Err(e) = attached {
+                eprintln!(
+                    "note: volume {} was created but is not attached; delete it with `provision volume delete {}` if unwanted",
+                    v.id, v.id
+                );
+                return Err(e.into());
+            }
+            print_line(&format!(
+                "attached {} ({size} GiB) to {instance} at {device}",
+                v.id
+            ));
+        }
+        VolumeAction::Detach { volume, force } => {
+            let v = ec2.describe_volume(volume).await?;
+            ec2.detach_volume(&v, *force).await?;
+            ec2.wait_volume(volume, "available", &wait).await?;
+            print_line(&format!("detached {volume} from {}", v.attached_to));
+        }
+        VolumeAction::Delete { volume } => {
+            ec2.delete_volume(volume).await?;
+            ec2.wait_volume(volume, "deleted", &wait).await?;
+            print_line(&format!("deleted {volume}"));
+        }
+    }
+    Ok(exit::OK)
+}
+
+pub async fn snapshot(args: &CloudArgs, action: &SnapshotAction) -> Result<i32, AppError> {
+    let (_config, ec2, _wait) = open(args).await?;
+    match action {
+        SnapshotAction::Create {
+            volume,
+            description,
+        } => {
+            let description = description
+                .clone()
+                .unwrap_or_else(|| format!("provision snapshot of {volume}"));
+            let s = ec2.create_snapshot(volume, &description).await?;
+            print_line(&format!("created {} of {volume} ({})", s.id, s.state));
+        }
+        SnapshotAction::List { json: as_json } => {
+            let list = ec2.list_snapshots().await?;
+            print_line(
+                if *as_json {
+                    json(&list)
+                } else {
+                    snapshots_table(&list)
+                }
+                .trim_end(),
+            );
+        }
+        SnapshotAction::Delete { snapshot } => {
+            ec2.delete_snapshot(snapshot).await?;
+            print_line(&format!("deleted {snapshot}"));
+        }
+    }
+    Ok(exit::OK)
+}

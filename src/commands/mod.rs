@@ -1,0 +1,105 @@
+//! What each subcommand does, called by the thin `main`.
+
+pub mod cloud;
+pub mod run;
+
+use crate::cloud::CloudError;
+use crate::config::ConfigError;
+use crate::inventory::InventoryError;
+use crate::roles::RoleError;
+use crate::run::plan::PlanError;
+use crate::run::report::exit;
+use crate::tasks::TaskFileError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Role(#[from] RoleError),
+    #[error(transparent)]
+    TaskFile(#[from] TaskFileError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    /// The user did not confirm, or could not be asked.
+    #[error("{0}")]
+    NotConfirmed(String),
+}
+
+impl AppError {
+    pub fn exit_status(&self) -> i32 {
+        match self {
+            AppError::Cloud(_) => exit::ERROR,
+            AppError::NotConfirmed(_) => exit::NOT_CONFIRMED,
+            _ => exit::INVALID_INPUT,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            AppError::Inventory(InventoryError::Read { .. }) => {
+                Some("pass the inventory with --hosts FILE".into())
+            }
+            AppError::Role(RoleError::NoTaskFile { .. }) => {
+                Some("roles are tasks/<role>.yml files; see `provision run --help`".into())
+            }
+            AppError::Plan(PlanError::NoGroup { .. }) => {
+                Some("`run ROLE` applies ROLE to the inventory group [ROLE]".into())
+            }
+            AppError::Config(ConfigError::Read { .. }) => Some(
+                "cloud commands read configure.json from the current directory, or --config FILE"
+                    .into(),
+            ),
+            AppError::Cloud(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// Columns aligned under their headers, as the AWS and OpenStack CLIs print tables.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut out = line(headers.to_vec());
+    out.push('\n');
+    for row in rows {
+        let cells: Vec<&str> = row
+            .iter()
+            .map(|c| if c.is_empty() { "-" } else { c.as_str() })
+            .collect();
+        out.push_str(&line(cells));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn table_aligns_columns_and_marks_empty_cells() {
+        let t = super::table(
+            &["ID", "NAME"],
+            &[
+                vec!["i-1".into(), "web".into()],
+                vec!["i-12345".into(), String::new()],
+            ],
+        );
+        assert_eq!(t, "ID       NAME\ni-1      web\ni-12345  -\n");
+    }
+}

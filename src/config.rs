@@ -1,0 +1,388 @@
+//! configure.json: the cloud, the instances, per-role overrides and the roles' variables.
+//! The whole file is checked before any API call; errors give the file, line, column and JSON path.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {field}: {message}")]
+    Value {
+        path: String,
+        field: String,
+        message: String,
+    },
+    #[error("key file {key_file} (instances.key_file in {path}) {problem}")]
+    KeyFile {
+        path: String,
+        key_file: String,
+        problem: String,
+    },
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudConfig {
+    /// EC2-compatible endpoint URL; empty or absent means AWS.
+    #[serde(default)]
+    pub endpoint: String,
+    pub region: String,
+    #[serde(default)]
+    pub availability_zone: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceConfig {
+    pub image_id: String,
+    pub instance_type: String,
+    pub key_name: String,
+    pub key_file: String,
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    #[serde(default = "default_ssh_user")]
+    pub ssh_user: String,
+}
+
+fn default_ssh_user() -> String {
+    "ubuntu".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeConfig {
+    /// GiB.
+    pub size: u32,
+    #[serde(default = "default_device")]
+    pub device: String,
+}
+
+fn default_device() -> String {
+    "/dev/vdc".to_string()
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    pub instance_type: Option<String>,
+    pub count: Option<u32>,
+    pub volume: Option<VolumeConfig>,
+}
+
+/// Accepted for compatibility with the original configure.json, but credentials belong in the
+/// environment or an AWS profile: a warning says so.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("Credentials { .. }")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Tags every instance and volume as `provision:project`; lists show only this project's.
+    pub project: String,
+    pub cloud: CloudConfig,
+    pub instances: InstanceConfig,
+    #[serde(default)]
+    pub roles: IndexMap<String, RoleConfig>,
+    /// Variables for the roles' tasks (lowest precedence after the inventory's).
+    #[serde(default)]
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub credentials: Option<Credentials>,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let mut de = serde_json::Deserializer::from_str(text);
+        let mut config: Config = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let json_path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = strip_position(&inner.to_string());
+            ConfigError::Invalid {
+                path: shown.clone(),
+                line: inner.line(),
+                column: inner.column(),
+                message: if json_path == "." {
+                    message
+                } else {
+                    format!("{json_path}: {message}")
+                },
+            }
+        })?;
+        de.end().map_err(|e| ConfigError::Invalid {
+            path: shown.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: "unexpected text after the JSON object".into(),
+        })?;
+        config.path = path.to_owned();
+        config.check_values()?;
+        Ok(config)
+    }
+
+    fn value_error(&self, field: &str, message: String) -> ConfigError {
+        ConfigError::Value {
+            path: self.path.display().to_string(),
+            field: field.to_string(),
+            message,
+        }
+    }
+
+    fn check_values(&self) -> Result<(), ConfigError> {
+        let name_ok = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if !name_ok(&self.project) {
+            return Err(self.value_error(
+                "project",
+                format!("`{}` must be letters, digits, `-` or `_`", self.project),
+            ));
+        }
+        let endpoint = &self.cloud.endpoint;
+        let is_url = endpoint.starts_with("https://") || endpoint.starts_with("http://");
+        if !endpoint.is_empty() && !is_url {
+            return Err(self.value_error(
+                "cloud.endpoint",
+                format!("`{endpoint}` must be an http:// or https:// URL (or empty for AWS)"),
+            ));
+        }
+        if self.cloud.region.trim().is_empty() {
+            return Err(self.value_error("cloud.region", "must not be empty".into()));
+        }
+        for (field, value) in [
+            ("instances.image_id", &self.instances.image_id),
+            ("instances.instance_type", &self.instances.instance_type),
+            ("instances.key_name", &self.instances.key_name),
+            ("instances.key_file", &self.instances.key_file),
+            ("instances.ssh_user", &self.instances.ssh_user),
+        ] {
+            if value.trim().is_empty() {
+                return Err(self.value_error(field, "must not be empty".into()));
+            }
+        }
+        for (role, rc) in &self.roles {
+            if !name_ok(role) {
+                return Err(self.value_error(
+                    &format!("roles.{role}"),
+                    "a role name must be letters, digits, `-` or `_`".into(),
+                ));
+            }
+            if rc.count == Some(0) {
+                return Err(
+                    self.value_error(&format!("roles.{role}.count"), "must be at least 1".into())
+                );
+            }
+            if let Some(v) = &rc.volume {
+                if !(1..=16384).contains(&v.size) {
+                    return Err(self.value_error(
+                        &format!("roles.{role}.volume.size"),
+                        format!("{} GiB is outside 1..16384", v.size),
+                    ));
+                }
+                if !v.device.starts_with("/dev/") {
+                    return Err(self.value_error(
+                        &format!("roles.{role}.volume.device"),
+                        format!("`{}` must be a device path such as /dev/vdc", v.device),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Warnings worth showing once per command (credentials in the file).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.credentials.is_some() {
+            out.push(format!(
+                "{} holds cloud credentials; prefer AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or an AWS profile, \
+                 and keep this file out of version control",
+                self.path.display()
+            ));
+        }
+        out
+    }
+
+    /// The key file instances are reached with: must exist and be readable by its owner only.
+    /// Checked before any instance is launched. Relative paths are relative to configure.json.
+    pub fn key_file(&self) -> Result<PathBuf, ConfigError> {
+        use std::os::unix::fs::PermissionsExt;
+        let raw = Path::new(&self.instances.key_file);
+        let path = if raw.is_absolute() {
+            raw.to_owned()
+        } else {
+            self.path.parent().unwrap_or(Path::new(".")).join(raw)
+        };
+        let problem = |problem: String| ConfigError::KeyFile {
+            path: self.path.display().to_string(),
+            key_file: path.display().to_string(),
+            problem,
+        };
+        let meta = std::fs::metadata(&path).map_err(|_| {
+            problem(format!(
+                "does not exist: save the private key of key pair `{}` there",
+                self.instances.key_name
+            ))
+        })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(problem(format!(
+                "is readable by others (mode {mode:03o}): run `chmod 600 {}`",
+                path.display()
+            )));
+        }
+        Ok(path)
+    }
+
+    /// The instance type and volume for a role, with the role's overrides applied.
+    pub fn role(&self, role: &str) -> RoleConfig {
+        self.roles.get(role).cloned().unwrap_or_default()
+    }
+
+    pub fn instance_type_for(&self, role: &str) -> String {
+        self.role(role)
+            .instance_type
+            .unwrap_or_else(|| self.instances.instance_type.clone())
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{
+  "project": "ccc-group25",
+  "cloud": {"endpoint": "https://nova.rc.nectar.org.au:8773/services/Cloud", "region": "melbourne", "availability_zone": "melbourne-qh2"},
+  "instances": {"image_id": "ami-190a1773", "instance_type": "m1.small", "key_name": "group25", "key_file": "group25.pem",
+                "security_groups": ["default", "ssh"]},
+  "roles": {"couchdb": {"count": 3, "instance_type": "m1.medium", "volume": {"size": 40}}},
+  "vars": {"couchdb_admin": "admin", "databases": ["tweets"]}
+}"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("configure.json"), text)
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn good_file_with_defaults() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.instances.ssh_user, "ubuntu");
+        assert_eq!(c.instance_type_for("couchdb"), "m1.medium");
+        assert_eq!(c.instance_type_for("streamer"), "m1.small");
+        assert_eq!(c.role("couchdb").volume.unwrap().device, "/dev/vdc");
+        assert!(c.warnings().is_empty());
+    }
+
+    #[test]
+    fn exact_messages() {
+        assert_eq!(
+            err(&GOOD.replace("\"key_name\"", "\"keyname\"")),
+            "configure.json:4:82: instances.keyname: unknown field `keyname`, expected one of `image_id`, `instance_type`, `key_name`, `key_file`, `security_groups`, `ssh_user`"
+        );
+        assert_eq!(
+            err(&GOOD.replace("\"count\": 3", "\"count\": \"3\"")),
+            "configure.json:6:36: roles.couchdb.count: invalid type: string \"3\", expected u32"
+        );
+        assert_eq!(
+            err(&GOOD.replace("\"image_id\": \"ami-190a1773\", ", "")),
+            "configure.json:5:54: instances: missing field `image_id`"
+        );
+        assert_eq!(
+            err(&GOOD.replace("\"size\": 40", "\"size\": 0")),
+            "configure.json: roles.couchdb.volume.size: 0 GiB is outside 1..16384"
+        );
+        assert_eq!(
+            err(&GOOD.replace("https://nova", "nova")),
+            "configure.json: cloud.endpoint: `nova.rc.nectar.org.au:8773/services/Cloud` must be an http:// or https:// URL (or empty for AWS)"
+        );
+        assert_eq!(
+            err(r#"{"project": "p", "cloud": {"region": "r"}}"#),
+            "configure.json:1:42: missing field `instances`"
+        );
+        assert_eq!(
+            err("{\"project\": "),
+            "configure.json:1:12: project: EOF while parsing a value"
+        );
+    }
+
+    #[test]
+    fn credentials_are_accepted_with_a_warning_and_never_printed() {
+        let text = GOOD.replace(
+            "\"vars\"",
+            "\"credentials\": {\"access_key_id\": \"AKIDSECRET1\", \"secret_access_key\": \"s3cr3t-value\"}, \"vars\"",
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!(c.warnings().len(), 1);
+        let shown = format!("{c:?} {}", c.warnings()[0]);
+        assert!(
+            !shown.contains("s3cr3t-value") && !shown.contains("AKIDSECRET1"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn key_file_must_exist_and_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("configure.json");
+        let c = Config::parse(&path, GOOD).unwrap();
+        assert!(
+            c.key_file()
+                .unwrap_err()
+                .to_string()
+                .contains("does not exist")
+        );
+        let key = dir.path().join("group25.pem");
+        std::fs::write(&key, "k").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(c.key_file().unwrap_err().to_string().contains("chmod 600"));
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(c.key_file().unwrap(), key);
+    }
+}
