@@ -18,10 +18,12 @@ ssh-keygen -q -t ed25519 -N '' -f "$work/key"
 
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
-totals() { python3 -c 'import json,sys; d=json.load(sys.stdin); t=d["totals"]; print(f"changed={t[\"changed\"]} failed={t[\"failed\"]} unreachable={t[\"unreachable\"]}")'; }
+totals() { python3 -c 'import json,sys; t=json.load(sys.stdin)["totals"]; print("changed=%d failed=%d unreachable=%d" % (t["changed"], t["failed"], t["unreachable"]))'; }
 
 printf '%-6s %-10s %-10s %s\n' hosts cold_s warm_s check
-for n in "${@:-1 10 50}"; do
+counts=("$@")
+[ ${#counts[@]} -gt 0 ] || counts=(1 10 50)
+for n in "${counts[@]}"; do
     containers=()
     for i in $(seq 1 "$n"); do
         containers+=("$(docker run -d -e AUTHORIZED_KEY="$(cat "$work/key.pub")" -p 127.0.0.1::22 "$image")")
@@ -38,8 +40,9 @@ for n in "${@:-1 10 50}"; do
     printf '[bench:vars]\nansible_ssh_private_key_file=%s\nbase=/home/ubuntu/bench/{{ inventory_hostname }}\nworkers=4\n' "$work/key" >> "$inventory"
     rm -f "$work/known_hosts"
     args=(run bench --hosts "$inventory" --tasks-dir bench/workload/tasks --known-hosts "$work/known_hosts" --json)
-    t0=$(now); cold=$("$bin" "${args[@]}" | totals); t1=$(now)
-    warm=$("$bin" "${args[@]}" | totals); t2=$(now)
+    # A failing run still prints its totals; the figures say what happened.
+    t0=$(now); cold=$("$bin" "${args[@]}" | totals || true); t1=$(now)
+    warm=$("$bin" "${args[@]}" | totals || true); t2=$(now)
     printf '%-6s %-10s %-10s cold:%s warm:%s\n' "$n" "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")" "$cold" "$warm"
     docker rm -f "${containers[@]}" >/dev/null
     containers=()

@@ -1,7 +1,9 @@
-//! One host's run. The looks of all remaining tasks go to the host in one script; after a task
-//! changes something, the looks of the tasks after it are taken again (they may depend on it).
-//! A warm run, where nothing changes, thus costs one round trip for all its tasks.
+//! One host's run. The looks of all tasks go to the host in one script (see `looks`). After a
+//! task changes something, the looks of the tasks after it are stale and are taken again, in a
+//! window that starts at one task and doubles while nothing changes: a warm run costs one round
+//! trip for all its looks, and a cold run does not re-look every remaining task after each change.
 
+use super::looks::{LookBatch, LookRequest, wrap};
 use super::progress::{HostProgress, Progress};
 use super::report::{HostReport, Status, TaskResult};
 use super::{HostPlan, RunOptions};
@@ -11,71 +13,6 @@ use crate::tasks::module::{Change, Observed, Plan};
 use crate::tasks::remote::quote;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
-
-/// Wraps a script to run under `sh` with a fixed locale, through `sudo -n` when `become_user` is set.
-pub fn wrap(script: &str, become_user: Option<&str>) -> String {
-    let body = quote(&format!("LC_ALL=C; export LC_ALL; {script}"));
-    match become_user {
-        None => format!("sh -c {body}"),
-        Some("root") => format!("sudo -n -- sh -c {body}"),
-        Some(user) => format!("sudo -n -H -u {} -- sh -c {body}", quote(user)),
-    }
-}
-
-/// Builds one script printing each task's look between markers, and parses its output.
-pub struct LookBatch {
-    nonce: String,
-}
-
-impl LookBatch {
-    pub fn new() -> LookBatch {
-        LookBatch {
-            nonce: format!("{:016x}", rand::random::<u64>()),
-        }
-    }
-
-    pub fn script(&self, looks: &[(usize, String, Option<String>)]) -> String {
-        let mut s = String::new();
-        for (index, look, become_user) in looks {
-            s.push_str(&format!(
-                "printf '%s\\n' '@@{n} {index}'; {} 2>&1; printf '\\n@@{n} {index} rc=%s\\n' \"$?\"\n",
-                wrap(look, become_user.as_deref()),
-                n = self.nonce,
-            ));
-        }
-        s
-    }
-
-    pub fn parse(&self, output: &str) -> HashMap<usize, Observed> {
-        let mut out = HashMap::new();
-        let begin = format!("@@{} ", self.nonce);
-        let mut rest = output;
-        while let Some(start) = rest.find(&begin) {
-            let after = &rest[start + begin.len()..];
-            let Some((index, body)) = after.split_once('\n') else {
-                break;
-            };
-            let Ok(index) = index.trim().parse::<usize>() else {
-                break;
-            };
-            let end_marker = format!("\n@@{} {index} rc=", self.nonce);
-            let Some(end) = body.find(&end_marker) else {
-                break;
-            };
-            let tail = &body[end + end_marker.len()..];
-            let (rc, next) = tail.split_once('\n').unwrap_or((tail, ""));
-            out.insert(
-                index,
-                Observed {
-                    status: rc.trim().parse().unwrap_or(-1),
-                    output: body[..end].to_string(),
-                },
-            );
-            rest = next;
-        }
-        out
-    }
-}
 
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.trim_end().lines().collect();
@@ -97,20 +34,29 @@ struct HostRun<'a> {
 }
 
 impl HostRun<'_> {
+    /// Takes the looks of the first `limit` tasks (of those that have one) in one round trip.
     async fn take_looks(
         &self,
         tasks: &[PreparedTask],
+        limit: usize,
     ) -> Result<HashMap<usize, Observed>, SshError> {
-        let looks: Vec<(usize, String, Option<String>)> = tasks
+        let requests: Vec<LookRequest> = tasks
             .iter()
             .filter(|t| t.skip.is_none())
-            .filter_map(|t| t.module.look().map(|l| (t.index, l, t.become_user.clone())))
+            .filter_map(|t| {
+                t.module.look().map(|look| LookRequest {
+                    index: t.index,
+                    look,
+                    become_user: t.become_user.clone(),
+                })
+            })
+            .take(limit)
             .collect();
-        if looks.is_empty() {
+        if requests.is_empty() {
             return Ok(HashMap::new());
         }
-        let out = self.conn.exec(&self.batch.script(&looks), None).await?;
-        Ok(self.batch.parse(&out.stdout_text()))
+        let out = self.conn.exec(&self.batch.script(&requests), None).await?;
+        Ok(self.batch.parse(&requests, &out))
     }
 
     fn result(
@@ -316,17 +262,18 @@ pub(super) async fn run_host(
         batch: LookBatch::new(),
     };
     let mut notified: HashSet<String> = HashSet::new();
+    // Observations still valid: nothing ran on the host since they were taken.
     let mut looks: HashMap<usize, Observed> = HashMap::new();
-    let mut looks_current = false;
+    let mut window = usize::MAX;
     let mut failed = false;
     for (position, task) in plan.tasks.iter().enumerate() {
         bar.task(position, &task.name);
         let needs_look = task.skip.is_none() && task.module.look().is_some();
-        if needs_look && (!looks_current || !looks.contains_key(&task.index)) {
-            match run.take_looks(&plan.tasks[position..]).await {
+        if needs_look && !looks.contains_key(&task.index) {
+            match run.take_looks(&plan.tasks[position..], window).await {
                 Ok(l) => {
                     looks = l;
-                    looks_current = true;
+                    window = window.saturating_mul(2);
                 }
                 Err(e) => {
                     lost(&mut report, progress, &target.name, e);
@@ -359,15 +306,14 @@ pub(super) async fn run_host(
                 run.announce(&r);
                 if r.status == Status::Changed {
                     notified.extend(task.notify.iter().cloned());
-                    if !options.check {
-                        looks_current = false;
-                    }
-                } else if r.status == Status::Ok
-                    && task.changed_when == Some(false)
-                    && !options.check
-                {
-                    // The command ran: what it did is unknown, so later looks are retaken.
-                    looks_current = false;
+                }
+                // Something ran on the host (a change, or a command whose effect is unknown even
+                // when it reports ok): later observations may be stale.
+                let acted = r.status == Status::Changed
+                    || (r.status == Status::Ok && task.changed_when == Some(false));
+                if acted && !options.check {
+                    looks.clear();
+                    window = 1;
                 }
                 failed = r.status == Status::Failed;
                 report.push(r);
@@ -383,21 +329,12 @@ pub(super) async fn run_host(
                 continue;
             }
             bar.task(plan.tasks.len(), &handler.name);
-            let observed = match handler.module.look() {
-                Some(look) => match conn
-                    .exec(&wrap(&look, handler.become_user.as_deref()), None)
-                    .await
-                {
-                    Ok(o) => Some(Observed {
-                        status: o.status,
-                        output: o.stdout_text(),
-                    }),
-                    Err(e) => {
-                        lost(&mut report, progress, &target.name, e);
-                        break;
-                    }
-                },
-                None => None,
+            let observed = match run.take_looks(std::slice::from_ref(handler), 1).await {
+                Ok(mut l) => l.remove(&handler.index),
+                Err(e) => {
+                    lost(&mut report, progress, &target.name, e);
+                    break;
+                }
             };
             match run.run_task(handler, observed.as_ref()).await {
                 Outcome::Lost(e) => {
@@ -440,32 +377,6 @@ fn lost(report: &mut HostReport, progress: &Progress, host: &str, e: SshError) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn batch_round_trip() {
-        let b = LookBatch::new();
-        let script = b.script(&[
-            (0, "echo a".into(), None),
-            (3, "echo b".into(), Some("root".into())),
-        ]);
-        assert!(script.contains("sudo -n -- sh -c"));
-        let n = &b.nonce;
-        let out = format!("@@{n} 0\na\n\n@@{n} 0 rc=0\n@@{n} 3\nline1\nline2\n@@{n} 3 rc=1\n");
-        let parsed = b.parse(&out);
-        assert_eq!(parsed[&0].output, "a\n");
-        assert_eq!(parsed[&0].status, 0);
-        assert_eq!(parsed[&3].output, "line1\nline2");
-        assert_eq!(parsed[&3].status, 1);
-    }
-
-    #[test]
-    fn wrap_quotes_and_escalates() {
-        assert_eq!(
-            wrap("echo 'x'", None),
-            r#"sh -c 'LC_ALL=C; export LC_ALL; echo '\''x'\'''"#
-        );
-        assert!(wrap("id", Some("couchdb")).starts_with("sudo -n -H -u couchdb -- sh -c "));
-    }
 
     #[test]
     fn diff_shows_lines() {

@@ -2,6 +2,7 @@
 //! connection, handlers at the end, a report per host.
 
 mod host;
+pub mod looks;
 pub mod plan;
 pub mod progress;
 pub mod report;

@@ -114,6 +114,89 @@ pub fn host_variables(
     vars
 }
 
+fn has_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
+fn render_templated_strings(
+    env: &minijinja::Environment<'static>,
+    value: &Json,
+    context: &Value,
+) -> Result<Option<Json>, String> {
+    Ok(match value {
+        Json::String(s) if has_template(s) => Some(Json::String(
+            crate::render::render_str(env, s, context).map_err(|e| e.message)?,
+        )),
+        Json::Array(items) => {
+            let mut changed = false;
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match render_templated_strings(env, item, context)? {
+                    Some(v) => {
+                        changed = true;
+                        out.push(v);
+                    }
+                    None => out.push(item.clone()),
+                }
+            }
+            changed.then_some(Json::Array(out))
+        }
+        Json::Object(map) => {
+            let mut changed = false;
+            let mut out = Map::new();
+            for (k, item) in map {
+                match render_templated_strings(env, item, context)? {
+                    Some(v) => {
+                        changed = true;
+                        out.insert(k.clone(), v);
+                    }
+                    None => {
+                        out.insert(k.clone(), item.clone());
+                    }
+                }
+            }
+            changed.then_some(Json::Object(out))
+        }
+        _ => None,
+    })
+}
+
+/// Variables may refer to others (`base=/srv/{{ inventory_hostname }}`), as in Ansible: values are
+/// rendered until none holds a template any more. A chain deeper than 20 is taken for a cycle.
+pub fn resolve_variables(
+    env: &minijinja::Environment<'static>,
+    vars: &mut Map<String, Json>,
+) -> Result<(), String> {
+    for _ in 0..20 {
+        let context = Value::from(minijinja::value::Serde(Json::Object(vars.clone())));
+        let mut changed = false;
+        for (name, value) in vars.iter_mut() {
+            if let Some(rendered) = render_templated_strings(env, value, &context)
+                .map_err(|e| format!("variable `{name}`: {e}"))?
+            {
+                changed |= rendered != *value;
+                *value = rendered;
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+    }
+    let cyclic: Vec<&String> = vars
+        .iter()
+        .filter(|(_, v)| v.as_str().is_some_and(has_template))
+        .map(|(k, _)| k)
+        .collect();
+    Err(format!(
+        "variables refer to each other in a cycle: {}",
+        cyclic
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
 fn var<'a>(vars: &'a Map<String, Json>, names: &[&str]) -> Option<&'a str> {
     names
         .iter()
@@ -238,7 +321,11 @@ pub fn plan_hosts(input: &PlanInput) -> Result<Vec<HostPlan>, PlanError> {
     let mut plans = Vec::new();
     let groups = groups_variable(inv);
     for host in &hosts {
-        let vars = host_variables(inv, host, &groups, input.extra_vars);
+        let mut vars = host_variables(inv, host, &groups, input.extra_vars);
+        if let Err(e) = resolve_variables(&env, &mut vars) {
+            problems.entry(e).or_default().push(host.clone());
+            continue;
+        }
         let target = match target_for(host, &vars, input.defaults, &mut keys) {
             Ok(t) => t,
             Err(e) => {
@@ -303,4 +390,38 @@ pub fn known_hosts_default() -> PathBuf {
         .unwrap_or_else(|| Path::new(".").to_owned())
         .join(".ssh")
         .join("known_hosts")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn resolve(v: Json) -> Result<Json, String> {
+        let mut map = v.as_object().unwrap().clone();
+        resolve_variables(&crate::render::environment(), &mut map)?;
+        Ok(Json::Object(map))
+    }
+
+    #[test]
+    fn variables_referring_to_variables_are_rendered() {
+        let out = resolve(json!({
+            "inventory_hostname": "h1",
+            "base": "/srv/{{ app }}/{{ inventory_hostname }}",
+            "app": "{{ name }}",
+            "name": "shop",
+            "dirs": ["{{ base }}/a", 3],
+        }))
+        .unwrap();
+        assert_eq!(out["base"], "/srv/shop/h1");
+        assert_eq!(out["dirs"], json!(["/srv/shop/h1/a", 3]));
+    }
+
+    #[test]
+    fn undefined_and_cyclic_references_are_errors() {
+        let e = resolve(json!({"a": "{{ missing }}"})).unwrap_err();
+        assert!(e.starts_with("variable `a`: undefined variable"), "{e}");
+        let e = resolve(json!({"a": "x{{ b }}", "b": "{{ a }}"})).unwrap_err();
+        assert!(e.contains("cycle"), "{e}");
+    }
 }

@@ -2,7 +2,7 @@
 //! `command` passes its words as they are (no pipes, redirections or variables), `shell` runs the
 //! line through `/bin/sh`, as in Ansible.
 
-use super::module::{Change, DecideError, Module, Observed, Plan, Step};
+use super::module::{Change, DecideError, Look, Module, Observed, Plan, Step};
 use super::remote::quote;
 use super::{FieldError, PrepareCtx};
 use crate::render::Pos;
@@ -135,7 +135,7 @@ impl Module for CommandAction {
         self.line.clone()
     }
 
-    fn look(&self) -> Option<String> {
+    fn look(&self) -> Option<Look> {
         let mut parts = Vec::new();
         if let Some(c) = &self.creates {
             parts.push(format!(
@@ -149,7 +149,7 @@ impl Module for CommandAction {
                 quote(r)
             ));
         }
-        (!parts.is_empty()).then(|| parts.join("; "))
+        (!parts.is_empty()).then(|| Look::Shell(parts.join("; ")))
     }
 
     fn decide(&self, observed: Option<&Observed>) -> Result<Plan, DecideError> {

@@ -2,8 +2,8 @@
 //! Compared by SHA-256 with the host's file; written atomically only when it differs.
 //! The same write action serves `template`.
 
-use super::module::{Change, DecideError, FileChange, Module, Observed, Plan, Step};
-use super::remote::{Attributes, FileKind, atomic_write_step, parse_stat, sha256_hex, stat_look};
+use super::module::{Change, DecideError, FileChange, Look, Module, Observed, Plan, Step};
+use super::remote::{Attributes, FileKind, atomic_write_step, parse_stat, sha256_hex};
 use super::{FieldError, ModeText, PrepareCtx};
 use crate::render::Pos;
 use serde::Deserialize;
@@ -111,8 +111,11 @@ impl Module for WriteFile {
         self.path.clone()
     }
 
-    fn look(&self) -> Option<String> {
-        Some(stat_look(&self.path, true))
+    fn look(&self) -> Option<Look> {
+        Some(Look::Path {
+            path: self.path.clone(),
+            checksum: true,
+        })
     }
 
     fn decide(&self, observed: Option<&Observed>) -> Result<Plan, DecideError> {

@@ -1,7 +1,7 @@
 //! `file`: a directory, an empty file (touch), a symlink, or nothing at a path, with mode and owner.
 //! Unlike Ansible, `touch` on an existing file changes nothing, so a second run reports `ok`.
 
-use super::module::{DecideError, Module, Observed, Plan, Step};
+use super::module::{DecideError, Look, Module, Observed, Plan, Step};
 use super::remote::{Attributes, FileKind, parse_stat, quote, stat_look};
 use super::{FieldError, ModeText, PrepareCtx};
 use crate::render::Pos;
@@ -119,8 +119,16 @@ impl Module for FileAction {
         self.path.clone()
     }
 
-    fn look(&self) -> Option<String> {
-        Some(stat_look(&self.path, false))
+    fn look(&self) -> Option<Look> {
+        Some(if self.state == FileState::Link {
+            // The link's target is read by the shell look only.
+            Look::Shell(stat_look(&self.path, false))
+        } else {
+            Look::Path {
+                path: self.path.clone(),
+                checksum: false,
+            }
+        })
     }
 
     fn decide(&self, observed: Option<&Observed>) -> Result<Plan, DecideError> {

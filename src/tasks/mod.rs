@@ -541,7 +541,7 @@ impl Module for Skipped {
     fn target(&self) -> String {
         String::new()
     }
-    fn look(&self) -> Option<String> {
+    fn look(&self) -> Option<module::Look> {
         None
     }
     fn decide(&self, _: Option<&module::Observed>) -> Result<module::Plan, module::DecideError> {

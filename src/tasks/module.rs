@@ -3,6 +3,27 @@
 //! Because a look is only a command plus a parser, the executor batches the looks of many tasks
 //! into one remote script, and deciding is unit-testable with no host at all.
 
+/// What a task needs to see on the host before it decides.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Look {
+    /// A shell snippet; what it prints is the observation.
+    Shell(String),
+    /// A path's type, mode and owner (and the SHA-256 of a regular file with `checksum`), observed
+    /// as [`super::remote::stat_look`] prints it. The executor answers all of a host's path looks
+    /// with one `stat` and one `sha256sum`.
+    Path { path: String, checksum: bool },
+}
+
+impl Look {
+    /// The look as a shell snippet of its own.
+    pub fn as_shell(&self) -> String {
+        match self {
+            Look::Shell(s) => s.clone(),
+            Look::Path { path, checksum } => super::remote::stat_look(path, *checksum),
+        }
+    }
+}
+
 /// What a look printed, and its exit status.
 #[derive(Debug, Clone)]
 pub struct Observed {
@@ -87,10 +108,9 @@ pub trait Module: Send + Sync + std::fmt::Debug {
     /// A one-line description of what the task acts on, for progress and results.
     fn target(&self) -> String;
 
-    /// A shell snippet whose output describes the state this task depends on; `None` if the
-    /// decision needs no look. It runs with the task's privileges and should exit 0 for every
-    /// ordinary state, printing nothing on stderr.
-    fn look(&self) -> Option<String>;
+    /// What the decision depends on; `None` if it needs no look. A shell look runs with the
+    /// task's privileges and should exit 0 for every ordinary state, printing nothing on stderr.
+    fn look(&self) -> Option<Look>;
 
     /// Decides from the look's output (`None` when `look` returned `None`).
     fn decide(&self, observed: Option<&Observed>) -> Result<Plan, DecideError>;

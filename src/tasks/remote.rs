@@ -19,9 +19,7 @@ pub fn quote(s: &str) -> String {
 pub fn stat_look(path: &str, checksum: bool) -> String {
     let p = quote(path);
     let sum = if checksum {
-        format!(
-            "[ -f {p} ] && [ ! -L {p} ] && printf 'sha256|%s\\n' \"$(sha256sum < {p} | cut -d' ' -f1)\"; "
-        )
+        format!("[ -f {p} ] && [ ! -L {p} ] && printf 'sha256|' && sha256sum < {p}; ")
     } else {
         String::new()
     };
@@ -93,8 +91,9 @@ pub fn parse_stat(output: &str) -> Result<Option<FileState>, DecideError> {
                 link_target: None,
             });
         } else if let Some(sum) = line.strip_prefix("sha256|") {
+            // `sha256sum < file` prints "<hash>  -".
             if let Some(s) = state.as_mut() {
-                s.sha256 = Some(sum.to_string());
+                s.sha256 = sum.split_whitespace().next().map(String::from);
             }
         } else if let Some(target) = line.strip_prefix("link|")
             && let Some(s) = state.as_mut()
