@@ -1,6 +1,6 @@
 //! Command-line definitions only.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -18,6 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Apply a role's tasks to the hosts of an inventory group named like the role.
     Run(RunArgs),
+    /// Show an inventory as `ansible-inventory` does: --list, --graph or --host NAME.
+    Inventory(InventoryArgs),
     /// List, launch, terminate, reboot, stop and start instances.
     Instance {
         #[command(flatten)]
@@ -39,6 +41,28 @@ pub enum Command {
         #[command(subcommand)]
         action: SnapshotAction,
     },
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(group(ArgGroup::new("view").required(true).args(["list", "graph", "host"])))]
+pub struct InventoryArgs {
+    /// The Ansible-style INI inventory.
+    #[arg(
+        long = "hosts",
+        short = 'i',
+        value_name = "INVENTORY",
+        default_value = "inventory"
+    )]
+    pub inventory: PathBuf,
+    /// Every group with its hosts and children, and every host's variables, as JSON.
+    #[arg(long)]
+    pub list: bool,
+    /// The group tree (from GROUP, default all).
+    #[arg(long, value_name = "GROUP", num_args = 0..=1, default_missing_value = "all")]
+    pub graph: Option<String>,
+    /// One host's merged variables, as JSON.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

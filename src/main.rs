@@ -18,6 +18,7 @@ async fn main() {
     };
     let result = match &cli.command {
         Command::Run(args) => provision::commands::run::run_role(args).await,
+        Command::Inventory(args) => provision::commands::inventory::show(args),
         Command::Instance { cloud, action } => {
             provision::commands::cloud::instance(cloud, action).await
         }

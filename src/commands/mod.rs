@@ -1,6 +1,7 @@
 //! What each subcommand does, called by the thin `main`.
 
 pub mod cloud;
+pub mod inventory;
 pub mod run;
 
 use crate::cloud::CloudError;
@@ -25,6 +26,9 @@ pub enum AppError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Cloud(#[from] CloudError),
+    /// A host or group asked for by name is not in the inventory.
+    #[error("{0}")]
+    NotInInventory(String),
     /// The user did not confirm, or could not be asked.
     #[error("{0}")]
     NotConfirmed(String),

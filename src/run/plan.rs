@@ -93,11 +93,7 @@ pub fn host_variables(
     groups: &Json,
     extra: &Map<String, Json>,
 ) -> Map<String, Json> {
-    let mut vars: Map<String, Json> = inv
-        .host_vars(host)
-        .into_iter()
-        .map(|(k, v)| (k, Json::String(v)))
-        .collect();
+    let mut vars: Map<String, Json> = inv.host_vars(host).into_iter().collect();
     vars.insert("inventory_hostname".into(), Json::String(host.to_string()));
     vars.insert(
         "group_names".into(),
@@ -197,10 +193,13 @@ pub fn resolve_variables(
     ))
 }
 
-fn var<'a>(vars: &'a Map<String, Json>, names: &[&str]) -> Option<&'a str> {
-    names
-        .iter()
-        .find_map(|n| vars.get(*n).and_then(Json::as_str))
+/// The first of `names` that is set, as text (`ansible_port=2222` is a number after typing).
+fn var(vars: &Map<String, Json>, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| match vars.get(*n)? {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(x) => Some(x.to_string()),
+        _ => None,
+    })
 }
 
 fn expand_home(path: &str) -> PathBuf {
@@ -225,9 +224,8 @@ fn target_for(
     defaults: &ConnectionDefaults,
     keys: &mut HashMap<PathBuf, std::sync::Arc<russh::keys::PrivateKey>>,
 ) -> Result<Target, String> {
-    let address = var(vars, &["ansible_host", "ansible_ssh_host"])
-        .unwrap_or(host)
-        .to_string();
+    let address =
+        var(vars, &["ansible_host", "ansible_ssh_host"]).unwrap_or_else(|| host.to_string());
     let port = match var(vars, &["ansible_port", "ansible_ssh_port"]) {
         Some(p) => p
             .parse::<u16>()
@@ -235,11 +233,10 @@ fn target_for(
         None => 22,
     };
     let user = var(vars, &["ansible_user", "ansible_ssh_user"])
-        .map(String::from)
         .or_else(|| defaults.user.clone())
         .unwrap_or_else(|| "ubuntu".to_string());
     let key_path = var(vars, &["ansible_ssh_private_key_file", "ansible_private_key_file"])
-        .map(expand_home)
+        .map(|p| expand_home(&p))
         .or_else(|| defaults.private_key.clone())
         .or_else(default_key)
         .ok_or_else(|| {

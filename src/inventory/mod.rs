@@ -1,7 +1,15 @@
-//! Ansible-compatible INI inventories: parse, select hosts, write atomically.
+//! Ansible-compatible INI inventories: parse (values typed as Ansible types them), select hosts,
+//! show them as `ansible-inventory` does, write atomically.
+
+mod literal;
+mod ranges;
+pub mod view;
 
 use indexmap::IndexMap;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+pub use literal::parse_value;
 
 /// The implicit groups every inventory has.
 pub const ALL: &str = "all";
@@ -33,14 +41,16 @@ pub struct Group {
     /// Hosts listed directly in the group's section, in order of appearance.
     pub hosts: Vec<String>,
     pub children: Vec<String>,
-    pub vars: IndexMap<String, String>,
+    pub vars: IndexMap<String, Value>,
+    /// Has a `[name]` or `[name:children]` section of its own (a `:vars` section alone does not define it).
+    pub defined: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Host {
     pub name: String,
     /// Variables given on the host's lines (later lines win).
-    pub vars: IndexMap<String, String>,
+    pub vars: IndexMap<String, Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -72,12 +82,13 @@ impl Inventory {
             hosts: IndexMap::new(),
             groups: IndexMap::new(),
         };
-        inv.group_mut(ALL);
-        inv.group_mut(UNGROUPED);
+        inv.group_mut(ALL).defined = true;
+        inv.group_mut(UNGROUPED).defined = true;
         let mut group = UNGROUPED.to_string();
         let mut section = Section::Hosts;
         // Children may name groups defined further down, so they are checked at the end.
         let mut child_refs: Vec<(usize, String)> = Vec::new();
+        let mut vars_refs: Vec<(usize, String)> = Vec::new();
 
         for (index, raw) in text.lines().enumerate() {
             let line_no = index + 1;
@@ -90,8 +101,13 @@ impl Inventory {
             if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
                 continue;
             }
-            if line.starts_with('[') {
-                let Some(inner) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) else {
+            if line.starts_with('[') && !is_bracketed_ipv6_host(line) {
+                // A comment may follow a header: `[web]  # front ends`.
+                let header = match line.find(" #").or_else(|| line.find("\t#")) {
+                    Some(i) => line[..i].trim_end(),
+                    None => line,
+                };
+                let Some(inner) = header.strip_prefix('[').and_then(|l| l.strip_suffix(']')) else {
                     return Err(err(format!(
                         "section header `{line}` is not closed with `]`"
                     )));
@@ -107,44 +123,57 @@ impl Inventory {
                     }
                 };
                 validate_group_name(name).map_err(err)?;
-                inv.group_mut(name);
+                let g = inv.group_mut(name);
+                if kind == Section::Vars {
+                    vars_refs.push((line_no, name.to_string()));
+                } else {
+                    g.defined = true;
+                }
                 group = name.to_string();
                 section = kind;
                 continue;
             }
             match section {
                 Section::Hosts => {
-                    let tokens =
+                    let mut tokens =
                         shlex::split(line).ok_or_else(|| err("unbalanced quotes".to_string()))?;
-                    let (first, rest) = tokens.split_first().expect("line is not empty");
+                    // As with Python's shlex(comments=True), a word starting with `#` ends the line.
+                    if let Some(c) = tokens.iter().position(|t| t.starts_with('#')) {
+                        tokens.truncate(c);
+                    }
+                    let Some((first, rest)) = tokens.split_first() else {
+                        continue;
+                    };
                     if first.contains('=') {
                         return Err(err(format!(
                             "`{first}` looks like a variable, but a host line starts with a host name \
                              (variables for a group go in a [{group}:vars] section)"
                         )));
                     }
-                    let (name, port) = split_host_port(first).map_err(err)?;
+                    let (pattern, port) = split_host_port(first).map_err(err)?;
                     let mut vars = IndexMap::new();
                     if let Some(port) = port {
-                        vars.insert("ansible_port".to_string(), port);
+                        vars.insert("ansible_port".to_string(), Value::from(port));
                     }
                     for token in rest {
                         let Some((key, value)) = token.split_once('=') else {
                             return Err(err(format!(
-                                "`{token}` after host `{name}` is not of the form key=value"
+                                "`{token}` after host `{pattern}` is not of the form key=value"
                             )));
                         };
                         validate_var_name(key).map_err(err)?;
-                        vars.insert(key.to_string(), value.to_string());
+                        vars.insert(key.to_string(), parse_value(value));
                     }
-                    let host = inv.hosts.entry(name.clone()).or_insert_with(|| Host {
-                        name: name.clone(),
-                        vars: IndexMap::new(),
-                    });
-                    host.vars.extend(vars);
-                    let members = &mut inv.group_mut(&group).hosts;
-                    if !members.contains(&name) {
-                        members.push(name);
+                    for name in ranges::expand(&pattern).map_err(err)? {
+                        let host = inv.hosts.entry(name.clone()).or_insert_with(|| Host {
+                            name: name.clone(),
+                            vars: IndexMap::new(),
+                        });
+                        host.vars.extend(vars.clone());
+                        let members = &mut inv.group_mut(&group).hosts;
+                        if !members.contains(&name) {
+                            members.push(name);
+                        }
                     }
                 }
                 Section::Vars => {
@@ -155,7 +184,7 @@ impl Inventory {
                     };
                     let key = key.trim();
                     validate_var_name(key).map_err(err)?;
-                    let value = unquote(value.trim());
+                    let value = parse_value(value.trim());
                     inv.group_mut(&group).vars.insert(key.to_string(), value);
                 }
                 Section::Children => {
@@ -172,11 +201,24 @@ impl Inventory {
             }
         }
         for (line, child) in child_refs {
-            if !inv.groups.contains_key(&child) {
+            if !inv.groups.get(&child).is_some_and(|g| g.defined) {
                 return Err(InventoryError::Syntax {
                     path: path.to_owned(),
                     line,
-                    message: format!("child group `{child}` is not defined anywhere"),
+                    message: format!(
+                        "child group `{child}` is not defined anywhere (no [{child}] or [{child}:children] section)"
+                    ),
+                });
+            }
+        }
+        for (line, name) in vars_refs {
+            if !inv.groups[&name].defined {
+                return Err(InventoryError::Syntax {
+                    path: path.to_owned(),
+                    line,
+                    message: format!(
+                        "[{name}:vars] is for a group that is not defined anywhere (no [{name}] or [{name}:children] section)"
+                    ),
                 });
             }
         }
@@ -259,7 +301,7 @@ impl Inventory {
 
     /// A host's variables merged as Ansible does: `all`, then groups from shallow to deep
     /// (ties by name), then the host's own line.
-    pub fn host_vars(&self, host: &str) -> IndexMap<String, String> {
+    pub fn host_vars(&self, host: &str) -> IndexMap<String, Value> {
         let mut merged = IndexMap::new();
         if let Some(all) = self.groups.get(ALL) {
             merged.extend(all.vars.clone());
@@ -310,7 +352,7 @@ impl Inventory {
             }
         }
         for (name, host) in &self.hosts {
-            let address = host.vars.get("ansible_host").map(String::as_str);
+            let address = host.vars.get("ansible_host").and_then(Value::as_str);
             if glob_match(pattern, name) || address.is_some_and(|a| glob_match(pattern, a)) {
                 out.push(name.clone());
             }
@@ -356,30 +398,53 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     go(&p, &t)
 }
 
-fn split_host_port(token: &str) -> Result<(String, Option<String>), String> {
-    // `[::1]:2222`, `host:2222`; a bare IPv6 address has several colons and no port.
-    if let Some(rest) = token.strip_prefix('[') {
-        let (addr, tail) = rest
-            .split_once(']')
-            .ok_or_else(|| format!("`{token}`: `[` without `]`"))?;
+/// `[2001:db8::1]:2200 …` is a host line, not a section header.
+fn is_bracketed_ipv6_host(line: &str) -> bool {
+    line.strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .is_some_and(|(addr, _)| {
+            addr.matches(':').count() >= 2
+                && addr
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        })
+}
+
+/// Splits `host:port`, `[ipv6]:port` and `web[01:03]:port`; a bare IPv6 address has no port.
+fn split_host_port(token: &str) -> Result<(String, Option<u16>), String> {
+    if let Some(rest) = token.strip_prefix('[')
+        && let Some((addr, tail)) = rest.split_once(']')
+        && addr.matches(':').count() >= 2
+        && addr
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+    {
         return match tail.strip_prefix(':') {
             Some(port) => Ok((addr.to_string(), Some(valid_port(port)?))),
             None if tail.is_empty() => Ok((addr.to_string(), None)),
             None => Err(format!("`{token}`: unexpected text after `]`")),
         };
     }
-    match token.matches(':').count() {
-        1 => {
-            let (host, port) = token.split_once(':').expect("one colon");
-            Ok((host.to_string(), Some(valid_port(port)?)))
+    // Colons inside range brackets (`web[1:3]`) are not port separators.
+    let mut depth = 0;
+    let mut colons = Vec::new();
+    for (i, c) in token.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ':' if depth == 0 => colons.push(i),
+            _ => {}
         }
+    }
+    match colons.as_slice() {
+        [i] => Ok((token[..*i].to_string(), Some(valid_port(&token[i + 1..])?))),
         _ => Ok((token.to_string(), None)),
     }
 }
 
-fn valid_port(port: &str) -> Result<String, String> {
+fn valid_port(port: &str) -> Result<u16, String> {
     match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(p.to_string()),
+        Ok(p) if p > 0 => Ok(p),
         _ => Err(format!("`{port}` is not a port number (1-65535)")),
     }
 }
@@ -409,15 +474,6 @@ fn validate_var_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn unquote(value: &str) -> String {
-    for q in ['"', '\''] {
-        if value.len() >= 2 && value.starts_with(q) && value.ends_with(q) {
-            return value[1..value.len() - 1].to_string();
-        }
-    }
-    value.to_string()
 }
 
 /// Writes a file so that readers see either the old or the new content, never a half-written one.
@@ -467,7 +523,7 @@ mod tests {
         assert_eq!(v["ansible_user"], "debian");
         assert_eq!(v["datadir"], "/data");
         let v = inv.host_vars("10.0.0.2");
-        assert_eq!(v["ansible_port"], "2222");
+        assert_eq!(v["ansible_port"], 2222);
         assert_eq!(v["node"], "b c");
         assert_eq!(v["ansible_user"], "ubuntu");
         assert_eq!(inv.host_vars("web1")["datadir"], "/srv");
@@ -488,6 +544,12 @@ mod tests {
             ("[web]\nh1 user\n", 2, "key=value"),
             ("[web]\nh1:99999\n", 2, "port number"),
             ("[web:children]\nnothere\n", 2, "not defined"),
+            (
+                "[web:vars]\nx=1\n[db]\nh1\n",
+                1,
+                "[web:vars] is for a group that is not defined",
+            ),
+            ("[web]\nweb[3:1]\n", 2, "runs backwards"),
             ("[web:hosts]\n", 1, "unknown section type"),
             ("[web]\nh1 a=\"open\n", 2, "unbalanced quotes"),
         ];
