@@ -110,6 +110,14 @@ async fn check_mode_changes_nothing_and_diff_shows_the_change() {
         &key,
         "app_name=shop\napp_port=1\n",
     );
+    // Connect through the legacy names (ansible_ssh_host/ansible_ssh_port) as Ansible still does.
+    let path = dir.path().join("inventory");
+    let legacy = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("ansible_host=", "ansible_ssh_host=")
+        .replace("ansible_port=", "ansible_ssh_port=");
+    assert!(legacy.contains("ansible_ssh_port="));
+    std::fs::write(&path, legacy).unwrap();
     let tasks = role(dir.path());
 
     let check = run_role(dir.path(), "web", &tasks, &["--check", "--diff"]).await;

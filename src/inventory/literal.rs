@@ -78,12 +78,14 @@ impl Parser<'_> {
     fn sequence(&mut self, open: u8, close: u8) -> Option<Value> {
         self.i += 1;
         let mut items = Vec::new();
+        let mut trailing_comma = false;
         loop {
             if self.eat(close) {
                 break;
             }
             items.push(self.value()?);
-            if self.eat(b',') {
+            trailing_comma = self.eat(b',');
+            if trailing_comma {
                 continue;
             }
             if self.eat(close) {
@@ -92,7 +94,9 @@ impl Parser<'_> {
             return None;
         }
         // `(1)` is just 1 in Python; only `(1,)` is a tuple.
-        let _ = open;
+        if open == b'(' && items.len() == 1 && !trailing_comma {
+            return items.pop();
+        }
         Some(Value::Array(items))
     }
 
@@ -240,6 +244,8 @@ mod tests {
             ("'single'", json!("single")),
             ("[1, 2]", json!([1, 2])),
             ("(1,2)", json!([1, 2])),
+            ("(1)", json!(1)),
+            ("(1,)", json!([1])),
             ("{'k': [1, 'a']}", json!({"k": [1, "a"]})),
         ];
         for (text, want) in cases {
