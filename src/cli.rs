@@ -43,9 +43,9 @@ pub enum Command {
     },
 }
 
+/// `--hosts FILE`, shared by the commands that read an inventory.
 #[derive(Args, Debug, Clone)]
-#[command(group(ArgGroup::new("view").required(true).args(["list", "graph", "host"])))]
-pub struct InventoryArgs {
+pub struct InventoryFile {
     /// The Ansible-style INI inventory.
     #[arg(
         long = "hosts",
@@ -53,7 +53,14 @@ pub struct InventoryArgs {
         value_name = "INVENTORY",
         default_value = "inventory"
     )]
-    pub inventory: PathBuf,
+    pub path: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(group(ArgGroup::new("view").required(true).args(["list", "graph", "host"])))]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub inventory: InventoryFile,
     /// Every group with its hosts and children, and every host's variables, as JSON.
     #[arg(long)]
     pub list: bool,
@@ -199,14 +206,8 @@ pub enum SnapshotAction {
 pub struct RunArgs {
     /// The role: tasks/<ROLE>.yml, applied to the inventory group [ROLE].
     pub role: String,
-    /// The Ansible-style INI inventory.
-    #[arg(
-        long = "hosts",
-        short = 'i',
-        value_name = "INVENTORY",
-        default_value = "inventory"
-    )]
-    pub inventory: PathBuf,
+    #[command(flatten)]
+    pub inventory: InventoryFile,
     /// Only hosts matching these patterns (`h1,h2`, `web*`, `group:!h3`).
     #[arg(long, short = 'l')]
     pub limit: Option<String>,

@@ -26,101 +26,95 @@ async fn open(args: &CloudArgs) -> Result<(Config, Ec2, WaitOptions), AppError> 
     Ok((config, ec2, wait))
 }
 
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).expect("serialisable")
+/// A resource shown by a `list` command: as a table row, or as JSON.
+trait Listed: serde::Serialize {
+    const HEADERS: &'static [&'static str];
+    fn cells(&self) -> Vec<String>;
 }
 
-fn instances_table(list: &[Instance]) -> String {
-    let rows: Vec<Vec<String>> = list
-        .iter()
-        .map(|i| {
-            vec![
-                i.id.clone(),
-                i.name.clone(),
-                i.role.clone(),
-                i.state.clone(),
-                i.instance_type.clone(),
-                i.private_ip.clone(),
-                i.public_ip.clone(),
-                i.zone.clone(),
-                i.launched.clone(),
-            ]
-        })
-        .collect();
-    table(
-        &[
-            "ID",
-            "NAME",
-            "ROLE",
-            "STATE",
-            "TYPE",
-            "PRIVATE IP",
-            "PUBLIC IP",
-            "ZONE",
-            "LAUNCHED",
-        ],
-        &rows,
-    )
+impl Listed for Instance {
+    const HEADERS: &'static [&'static str] = &[
+        "ID",
+        "NAME",
+        "ROLE",
+        "STATE",
+        "TYPE",
+        "PRIVATE IP",
+        "PUBLIC IP",
+        "ZONE",
+        "LAUNCHED",
+    ];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.name.clone(),
+            self.role.clone(),
+            self.state.clone(),
+            self.instance_type.clone(),
+            self.private_ip.clone(),
+            self.public_ip.clone(),
+            self.zone.clone(),
+            self.launched.clone(),
+        ]
+    }
 }
 
-fn volumes_table(list: &[Volume]) -> String {
-    let rows: Vec<Vec<String>> = list
-        .iter()
-        .map(|v| {
-            vec![
-                v.id.clone(),
-                v.name.clone(),
-                v.role.clone(),
-                format!("{} GiB", v.size_gib),
-                v.state.clone(),
-                v.zone.clone(),
-                v.attached_to.clone(),
-                v.device.clone(),
-            ]
-        })
-        .collect();
-    table(
-        &[
-            "ID",
-            "NAME",
-            "ROLE",
-            "SIZE",
-            "STATE",
-            "ZONE",
-            "ATTACHED TO",
-            "DEVICE",
-        ],
-        &rows,
-    )
+impl Listed for Volume {
+    const HEADERS: &'static [&'static str] = &[
+        "ID",
+        "NAME",
+        "ROLE",
+        "SIZE",
+        "STATE",
+        "ZONE",
+        "ATTACHED TO",
+        "DEVICE",
+    ];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.name.clone(),
+            self.role.clone(),
+            format!("{} GiB", self.size_gib),
+            self.state.clone(),
+            self.zone.clone(),
+            self.attached_to.clone(),
+            self.device.clone(),
+        ]
+    }
 }
 
-fn snapshots_table(list: &[Snapshot]) -> String {
-    let rows: Vec<Vec<String>> = list
-        .iter()
-        .map(|s| {
-            vec![
-                s.id.clone(),
-                s.volume_id.clone(),
-                format!("{} GiB", s.size_gib),
-                s.state.clone(),
-                s.progress.clone(),
-                s.description.clone(),
-                s.started.clone(),
-            ]
-        })
-        .collect();
-    table(
-        &[
-            "ID",
-            "VOLUME",
-            "SIZE",
-            "STATE",
-            "PROGRESS",
-            "DESCRIPTION",
-            "STARTED",
-        ],
-        &rows,
-    )
+impl Listed for Snapshot {
+    const HEADERS: &'static [&'static str] = &[
+        "ID",
+        "VOLUME",
+        "SIZE",
+        "STATE",
+        "PROGRESS",
+        "DESCRIPTION",
+        "STARTED",
+    ];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.volume_id.clone(),
+            format!("{} GiB", self.size_gib),
+            self.state.clone(),
+            self.progress.clone(),
+            self.description.clone(),
+            self.started.clone(),
+        ]
+    }
+}
+
+fn show<T: Listed>(list: &[T], as_json: bool) {
+    let text = if as_json {
+        serde_json::to_string_pretty(list).expect("serialisable")
+    } else {
+        let rows: Vec<Vec<String>> = list.iter().map(Listed::cells).collect();
+        table(T::HEADERS, &rows)
+    };
+    print_line(text.trim_end());
 }
 
 /// Asks on the terminal; refuses when nobody can answer (no terminal and no --yes).
@@ -148,14 +142,7 @@ pub async fn instance(args: &CloudArgs, action: &InstanceAction) -> Result<i32, 
             json: as_json,
         } => {
             let list = ec2.list_instances(role.as_deref()).await?;
-            print_line(
-                if *as_json {
-                    json(&list)
-                } else {
-                    instances_table(&list)
-                }
-                .trim_end(),
-            );
+            show(&list, *as_json);
         }
         InstanceAction::Launch {
             role,
@@ -191,14 +178,7 @@ pub async fn instance(args: &CloudArgs, action: &InstanceAction) -> Result<i32, 
                 ec2.wait_instances(&ids, "running", &wait).await?;
                 ec2.describe_instances(&ids).await?
             };
-            print_line(
-                if *as_json {
-                    json(&shown)
-                } else {
-                    instances_table(&shown)
-                }
-                .trim_end(),
-            );
+            show(&shown, *as_json);
         }
         InstanceAction::Terminate { ids, yes, no_wait } => {
             let found = ec2.describe_instances(ids).await?;
@@ -270,14 +250,7 @@ pub async fn volume(args: &CloudArgs, action: &VolumeAction) -> Result<i32, AppE
     match action {
         VolumeAction::List { json: as_json } => {
             let list = ec2.list_volumes().await?;
-            print_line(
-                if *as_json {
-                    json(&list)
-                } else {
-                    volumes_table(&list)
-                }
-                .trim_end(),
-            );
+            show(&list, *as_json);
         }
         VolumeAction::Create { size, zone, role } => {
             let zone = zone
@@ -352,14 +325,7 @@ pub async fn snapshot(args: &CloudArgs, action: &SnapshotAction) -> Result<i32, 
         }
         SnapshotAction::List { json: as_json } => {
             let list = ec2.list_snapshots().await?;
-            print_line(
-                if *as_json {
-                    json(&list)
-                } else {
-                    snapshots_table(&list)
-                }
-                .trim_end(),
-            );
+            show(&list, *as_json);
         }
         SnapshotAction::Delete { snapshot } => {
             ec2.delete_snapshot(snapshot).await?;

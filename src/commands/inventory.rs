@@ -7,8 +7,8 @@ use crate::run::progress::print_line;
 use crate::run::report::exit;
 
 pub fn show(args: &InventoryArgs) -> Result<i32, AppError> {
-    let inv = Inventory::load(&args.inventory)?;
-    let path = args.inventory.display();
+    let inv = Inventory::load(&args.inventory.path)?;
+    let path = args.inventory.path.display();
     let text = if args.list {
         view::to_ansible_json(&view::list(&inv))
     } else if let Some(group) = &args.graph {

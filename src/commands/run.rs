@@ -16,7 +16,7 @@ use std::time::Duration;
 
 /// `provision run`: returns the exit status.
 pub async fn run_role(args: &RunArgs) -> Result<i32, AppError> {
-    let inventory = Inventory::load(&args.inventory)?;
+    let inventory = Inventory::load(&args.inventory.path)?;
     let roles = RoleSource::new(args.tasks_dir.as_deref());
     let source = roles.task_file(&args.role)?;
     let task_file = TaskFile::parse(&source.display, &source.text)?;
