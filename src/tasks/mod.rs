@@ -4,9 +4,11 @@
 pub mod command;
 pub mod copy;
 pub mod file;
+pub mod lineinfile;
 pub mod module;
 pub mod remote;
 pub mod template;
+pub mod user;
 
 use crate::render::{self, Pos};
 use crate::roles::RoleSource;
@@ -25,9 +27,21 @@ pub enum ModuleCall {
     File(file::FileArgs),
     Copy(copy::CopyArgs),
     Template(template::TemplateArgs),
+    LineInFile(lineinfile::LineInFileArgs),
+    User(user::UserArgs),
+    Group(user::GroupArgs),
 }
 
-pub const MODULE_NAMES: &[&str] = &["command", "shell", "file", "copy", "template"];
+pub const MODULE_NAMES: &[&str] = &[
+    "command",
+    "shell",
+    "file",
+    "copy",
+    "template",
+    "lineinfile",
+    "user",
+    "group",
+];
 const KEYWORDS: &[&str] = &[
     "name",
     "become",
@@ -45,6 +59,9 @@ impl ModuleCall {
             ModuleCall::File(a) => a.prepare(ctx),
             ModuleCall::Copy(a) => a.prepare(ctx),
             ModuleCall::Template(a) => a.prepare(ctx),
+            ModuleCall::LineInFile(a) => a.prepare(ctx),
+            ModuleCall::User(a) => a.prepare(ctx),
+            ModuleCall::Group(a) => a.prepare(ctx),
         }
     }
 }
@@ -60,6 +77,9 @@ impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
             "file" => ModuleCall::File(Deserialize::deserialize(d)?),
             "copy" => ModuleCall::Copy(Deserialize::deserialize(d)?),
             "template" => ModuleCall::Template(Deserialize::deserialize(d)?),
+            "lineinfile" => ModuleCall::LineInFile(Deserialize::deserialize(d)?),
+            "user" => ModuleCall::User(Deserialize::deserialize(d)?),
+            "group" => ModuleCall::Group(Deserialize::deserialize(d)?),
             other => unreachable!("module `{other}` is checked before"),
         })
     }
