@@ -105,7 +105,7 @@ impl LineInFile {
         if self.present {
             let line = self.line.as_deref().expect("checked in prepare");
             match lines.iter().rposition(|l| self.matches(l)) {
-                Some(i) if lines[i] == line => return None,
+                Some(i) if lines[i] == line => None,
                 Some(i) => {
                     let summary = format!("line {} replaced", i + 1);
                     lines[i] = line;
