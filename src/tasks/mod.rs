@@ -7,6 +7,7 @@ pub mod file;
 pub mod lineinfile;
 pub mod module;
 pub mod remote;
+pub mod service;
 pub mod template;
 pub mod user;
 
@@ -30,6 +31,7 @@ pub enum ModuleCall {
     LineInFile(lineinfile::LineInFileArgs),
     User(user::UserArgs),
     Group(user::GroupArgs),
+    Service(service::ServiceArgs),
 }
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -41,6 +43,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "lineinfile",
     "user",
     "group",
+    "service",
 ];
 const KEYWORDS: &[&str] = &[
     "name",
@@ -62,6 +65,7 @@ impl ModuleCall {
             ModuleCall::LineInFile(a) => a.prepare(ctx),
             ModuleCall::User(a) => a.prepare(ctx),
             ModuleCall::Group(a) => a.prepare(ctx),
+            ModuleCall::Service(a) => a.prepare(ctx),
         }
     }
 }
@@ -80,6 +84,7 @@ impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
             "lineinfile" => ModuleCall::LineInFile(Deserialize::deserialize(d)?),
             "user" => ModuleCall::User(Deserialize::deserialize(d)?),
             "group" => ModuleCall::Group(Deserialize::deserialize(d)?),
+            "service" => ModuleCall::Service(Deserialize::deserialize(d)?),
             other => unreachable!("module `{other}` is checked before"),
         })
     }

@@ -7,7 +7,7 @@ pub mod moto;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
-use testcontainers::core::{ExecCommand, IntoContainerPort, WaitFor};
+use testcontainers::core::{CgroupnsMode, ExecCommand, IntoContainerPort, Mount, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
@@ -85,6 +85,52 @@ pub async fn start_host(name: &str, key: &Key) -> Host {
         port,
         container,
     }
+}
+
+/// A host that boots systemd as PID 1 (no --privileged: tmpfs /run and the host's cgroup tree).
+pub async fn start_systemd_host(name: &str, key: &Key) -> Host {
+    let (repo, tag) = image();
+    let container = GenericImage::new(repo, tag)
+        .with_exposed_port(22.tcp())
+        .with_wait_for(WaitFor::Nothing)
+        .with_env_var("AUTHORIZED_KEY", key.public.clone())
+        .with_env_var("BOOT", "systemd")
+        .with_mount(Mount::tmpfs_mount("/run"))
+        .with_mount(Mount::tmpfs_mount("/run/lock"))
+        .with_mount(Mount::bind_mount("/sys/fs/cgroup", "/sys/fs/cgroup"))
+        .with_cgroupns_mode(CgroupnsMode::Host)
+        .start()
+        .await
+        .expect("systemd test host starts (is Docker running?)");
+    let port = container
+        .get_host_port_ipv4(22.tcp())
+        .await
+        .expect("ssh port is published");
+    let host = Host {
+        name: name.to_string(),
+        port,
+        container,
+    };
+    // systemd starts sshd a moment after the container: wait for its banner.
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            let mut buf = [0u8; 8];
+            use tokio::io::AsyncReadExt;
+            if let Ok(Ok(n)) =
+                tokio::time::timeout(std::time::Duration::from_secs(2), s.read(&mut buf)).await
+                && buf[..n].starts_with(b"SSH-")
+            {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "systemd host {name}: sshd did not come up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    host
 }
 
 pub async fn start_hosts(prefix: &str, n: usize, key: &Key) -> Vec<Host> {
