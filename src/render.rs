@@ -10,6 +10,11 @@ pub struct Pos {
     pub column: u32,
 }
 
+impl Pos {
+    /// Stands for the module key of the task, for errors about the arguments as a whole.
+    pub const MODULE: Pos = Pos { line: 0, column: 0 };
+}
+
 impl<T> From<&Spanned<T>> for Pos {
     fn from(s: &Spanned<T>) -> Pos {
         Pos {

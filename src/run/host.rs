@@ -190,9 +190,10 @@ impl HostRun<'_> {
                 return Outcome::Done(self.result(task, Status::Failed, message, started));
             }
         }
-        let status = match task.changed_when {
-            Some(false) => Status::Ok,
-            _ => Status::Changed,
+        let status = if change.observes_only || task.changed_when == Some(false) {
+            Status::Ok
+        } else {
+            Status::Changed
         };
         let mut r = self.result(task, status, change.summary, started);
         r.diff = diff;

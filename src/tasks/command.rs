@@ -169,6 +169,7 @@ impl Module for CommandAction {
             steps: vec![Step::run(self.script.clone())],
             file: None,
             runs_user_command: true,
+            observes_only: false,
         }))
     }
 }

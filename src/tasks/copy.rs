@@ -98,6 +98,7 @@ impl WriteFile {
                 exists,
             }),
             runs_user_command: false,
+            observes_only: false,
         })
     }
 }

@@ -191,6 +191,7 @@ impl Module for LineInFile {
                     exists,
                 }),
                 runs_user_command: false,
+                observes_only: false,
             })),
         }
     }

@@ -10,6 +10,7 @@ pub mod remote;
 pub mod service;
 pub mod template;
 pub mod user;
+pub mod wait_for;
 
 use crate::render::{self, Pos};
 use crate::roles::RoleSource;
@@ -32,6 +33,7 @@ pub enum ModuleCall {
     User(user::UserArgs),
     Group(user::GroupArgs),
     Service(service::ServiceArgs),
+    WaitFor(wait_for::WaitForArgs),
 }
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -44,6 +46,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "user",
     "group",
     "service",
+    "wait_for",
 ];
 const KEYWORDS: &[&str] = &[
     "name",
@@ -66,6 +69,7 @@ impl ModuleCall {
             ModuleCall::User(a) => a.prepare(ctx),
             ModuleCall::Group(a) => a.prepare(ctx),
             ModuleCall::Service(a) => a.prepare(ctx),
+            ModuleCall::WaitFor(a) => a.prepare(ctx),
         }
     }
 }
@@ -85,6 +89,7 @@ impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
             "user" => ModuleCall::User(Deserialize::deserialize(d)?),
             "group" => ModuleCall::Group(Deserialize::deserialize(d)?),
             "service" => ModuleCall::Service(Deserialize::deserialize(d)?),
+            "wait_for" => ModuleCall::WaitFor(Deserialize::deserialize(d)?),
             other => unreachable!("module `{other}` is checked before"),
         })
     }
@@ -504,7 +509,14 @@ impl TaskDef {
         ctx: &PrepareCtx,
         default_become: bool,
     ) -> Result<PreparedTask, TaskFileError> {
-        let at = |e: FieldError| file.error(e.pos, e.message);
+        let at = |e: FieldError| {
+            let pos = if e.pos == Pos::MODULE {
+                self.module_pos
+            } else {
+                e.pos
+            };
+            file.error(pos, e.message)
+        };
         let mut skip = None;
         for cond in &self.when {
             let holds = match cond {

@@ -77,6 +77,8 @@ pub struct Change {
     pub file: Option<FileChange>,
     /// Commands run for their effect (command/shell): in check mode they are skipped, not predicted.
     pub runs_user_command: bool,
+    /// The steps only observe (wait_for): success reports `ok`, and later looks stay valid.
+    pub observes_only: bool,
 }
 
 impl Plan {
@@ -92,6 +94,7 @@ impl Plan {
             steps,
             file: None,
             runs_user_command: false,
+            observes_only: false,
         })
     }
 }
