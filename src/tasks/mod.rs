@@ -1,6 +1,7 @@
 //! Task files: `tasks/<role>.yml`, parsed into typed tasks with the line and column of every value,
 //! then prepared per host (arguments templated, conditions evaluated) before any host is contacted.
 
+pub mod apt;
 pub mod command;
 pub mod copy;
 pub mod file;
@@ -34,6 +35,7 @@ pub enum ModuleCall {
     Group(user::GroupArgs),
     Service(service::ServiceArgs),
     WaitFor(wait_for::WaitForArgs),
+    Apt(apt::AptArgs),
 }
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -47,6 +49,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "group",
     "service",
     "wait_for",
+    "apt",
 ];
 const KEYWORDS: &[&str] = &[
     "name",
@@ -70,6 +73,7 @@ impl ModuleCall {
             ModuleCall::Group(a) => a.prepare(ctx),
             ModuleCall::Service(a) => a.prepare(ctx),
             ModuleCall::WaitFor(a) => a.prepare(ctx),
+            ModuleCall::Apt(a) => a.prepare(ctx),
         }
     }
 }
@@ -90,6 +94,7 @@ impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
             "group" => ModuleCall::Group(Deserialize::deserialize(d)?),
             "service" => ModuleCall::Service(Deserialize::deserialize(d)?),
             "wait_for" => ModuleCall::WaitFor(Deserialize::deserialize(d)?),
+            "apt" => ModuleCall::Apt(Deserialize::deserialize(d)?),
             other => unreachable!("module `{other}` is checked before"),
         })
     }
