@@ -73,12 +73,8 @@ async fn install_is_idempotent_lists_refresh_once_check_and_remove() {
         "{}",
         removed.stdout
     );
-    assert_eq!(
-        host.sh("dpkg-query -W -f='${Status}' tree 2>&1")
-            .await
-            .contains("install ok installed"),
-        false
-    );
+    let status = host.sh("dpkg-query -W -f='${Status}' tree 2>&1").await;
+    assert!(!status.contains("install ok installed"), "{status}");
 
     std::fs::write(
         tasks.join("pkg.yml"),

@@ -140,15 +140,16 @@ impl Apt {
                         },
                     );
                 }
-            } else if let Some(rest) = line.strip_prefix("candidate|") {
-                if let Some((name, version)) = rest.split_once('|') {
-                    let entry = states.entry(name.to_string()).or_insert(PackageState {
-                        installed: None,
-                        candidate: None,
-                    });
-                    entry.candidate =
-                        (version != "(none)" && !version.is_empty()).then(|| version.to_string());
-                }
+            } else if let Some((name, version)) = line
+                .strip_prefix("candidate|")
+                .and_then(|rest| rest.split_once('|'))
+            {
+                let entry = states.entry(name.to_string()).or_insert(PackageState {
+                    installed: None,
+                    candidate: None,
+                });
+                entry.candidate =
+                    (version != "(none)" && !version.is_empty()).then(|| version.to_string());
             }
         }
         (states, cache_age)
