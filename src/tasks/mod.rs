@@ -5,6 +5,7 @@ pub mod apt;
 pub mod command;
 pub mod copy;
 pub mod file;
+pub mod git;
 pub mod lineinfile;
 pub mod module;
 pub mod remote;
@@ -36,6 +37,7 @@ pub enum ModuleCall {
     Service(service::ServiceArgs),
     WaitFor(wait_for::WaitForArgs),
     Apt(apt::AptArgs),
+    Git(git::GitArgs),
 }
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -50,6 +52,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "service",
     "wait_for",
     "apt",
+    "git",
 ];
 const KEYWORDS: &[&str] = &[
     "name",
@@ -74,6 +77,7 @@ impl ModuleCall {
             ModuleCall::Service(a) => a.prepare(ctx),
             ModuleCall::WaitFor(a) => a.prepare(ctx),
             ModuleCall::Apt(a) => a.prepare(ctx),
+            ModuleCall::Git(a) => a.prepare(ctx),
         }
     }
 }
@@ -95,6 +99,7 @@ impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
             "service" => ModuleCall::Service(Deserialize::deserialize(d)?),
             "wait_for" => ModuleCall::WaitFor(Deserialize::deserialize(d)?),
             "apt" => ModuleCall::Apt(Deserialize::deserialize(d)?),
+            "git" => ModuleCall::Git(Deserialize::deserialize(d)?),
             other => unreachable!("module `{other}` is checked before"),
         })
     }
