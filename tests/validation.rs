@@ -72,6 +72,12 @@ async fn errors_name_the_place_and_touch_no_host() {
             "must be octal digits",
         ),
         (
+            "- name: x\n  file: {path: /x, state: dir}\n",
+            "",
+            HOSTS,
+            "tasks/web.yml:2:27: state `dir` is not one of: file, directory, touch, absent, link",
+        ),
+        (
             "- command: 'true'\n",
             "",
             "[web]\nh1 ansible_host=127.0.0.1 ansible_port=1\n[web",

@@ -36,20 +36,16 @@ enum Wanted {
 
 impl AptArgs {
     pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
-        let state = match &self.state {
-            None => Wanted::Present,
-            Some(s) => match ctx.render(s)?.as_str() {
-                "present" => Wanted::Present,
-                "absent" => Wanted::Absent,
-                "latest" => Wanted::Latest,
-                other => {
-                    return Err(FieldError {
-                        pos: Pos::from(s),
-                        message: format!("state `{other}` is not one of: present, absent, latest"),
-                    });
-                }
-            },
-        };
+        let state = ctx.choice(
+            &self.state,
+            "state",
+            &[
+                ("present", Wanted::Present),
+                ("absent", Wanted::Absent),
+                ("latest", Wanted::Latest),
+            ],
+            Wanted::Present,
+        )?;
         let mut packages = Vec::new();
         if let Some(list) = &self.packages {
             for p in &list.value.0 {

@@ -31,31 +31,19 @@ pub enum FileState {
 
 impl FileArgs {
     pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
-        let path = ctx.render(&self.path)?;
-        if !path.starts_with('/') {
-            return Err(FieldError {
-                pos: Pos::from(&self.path),
-                message: format!("path `{path}` must be absolute"),
-            });
-        }
-        let state = match &self.state {
-            None => FileState::File,
-            Some(s) => match ctx.render(s)?.as_str() {
-                "file" => FileState::File,
-                "directory" => FileState::Directory,
-                "touch" => FileState::Touch,
-                "absent" => FileState::Absent,
-                "link" => FileState::Link,
-                other => {
-                    return Err(FieldError {
-                        pos: Pos::from(s),
-                        message: format!(
-                            "state `{other}` is not one of: file, directory, touch, absent, link"
-                        ),
-                    });
-                }
-            },
-        };
+        let path = ctx.absolute_path(&self.path, "path")?;
+        let state = ctx.choice(
+            &self.state,
+            "state",
+            &[
+                ("file", FileState::File),
+                ("directory", FileState::Directory),
+                ("touch", FileState::Touch),
+                ("absent", FileState::Absent),
+                ("link", FileState::Link),
+            ],
+            FileState::File,
+        )?;
         let src = ctx.render_opt(&self.src)?;
         if state == FileState::Link && src.is_none() {
             return Err(FieldError {

@@ -5,7 +5,6 @@
 use super::module::{DecideError, Look, Module, Observed, Plan, Step};
 use super::remote::quote;
 use super::{FieldError, PrepareCtx};
-use crate::render::Pos;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -20,13 +19,7 @@ pub struct GitArgs {
 
 impl GitArgs {
     pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
-        let dest = ctx.render(&self.dest)?;
-        if !dest.starts_with('/') {
-            return Err(FieldError {
-                pos: Pos::from(&self.dest),
-                message: format!("dest `{dest}` must be an absolute path"),
-            });
-        }
+        let dest = ctx.absolute_path(&self.dest, "dest")?;
         Ok(Box::new(Git {
             repo: ctx.render(&self.repo)?,
             dest,

@@ -23,26 +23,13 @@ pub struct LineInFileArgs {
 
 impl LineInFileArgs {
     pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
-        let path = ctx.render(&self.path)?;
-        if !path.starts_with('/') {
-            return Err(FieldError {
-                pos: Pos::from(&self.path),
-                message: format!("path `{path}` must be absolute"),
-            });
-        }
-        let present = match &self.state {
-            None => true,
-            Some(s) => match ctx.render(s)?.as_str() {
-                "present" => true,
-                "absent" => false,
-                other => {
-                    return Err(FieldError {
-                        pos: Pos::from(s),
-                        message: format!("state `{other}` is not one of: present, absent"),
-                    });
-                }
-            },
-        };
+        let path = ctx.absolute_path(&self.path, "path")?;
+        let present = ctx.choice(
+            &self.state,
+            "state",
+            &[("present", true), ("absent", false)],
+            true,
+        )?;
         let regexp = match &self.regexp {
             Some(r) => {
                 let text = ctx.render(r)?;

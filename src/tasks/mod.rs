@@ -468,6 +468,47 @@ impl PrepareCtx<'_> {
         s.as_ref().map(|s| self.render(s)).transpose()
     }
 
+    /// A rendered path that must be absolute; `what` names the argument in the message.
+    pub fn absolute_path(&self, s: &Spanned<String>, what: &str) -> Result<String, FieldError> {
+        let path = self.render(s)?;
+        if !path.starts_with('/') {
+            return Err(FieldError {
+                pos: Pos::from(s),
+                message: format!("{what} `{path}` must be absolute"),
+            });
+        }
+        Ok(path)
+    }
+
+    /// One of a fixed set of words (`state: present`), or `default` when absent.
+    pub fn choice<T: Copy>(
+        &self,
+        field: &Option<Spanned<String>>,
+        what: &str,
+        options: &[(&str, T)],
+        default: T,
+    ) -> Result<T, FieldError> {
+        let Some(s) = field else {
+            return Ok(default);
+        };
+        let word = self.render(s)?;
+        options
+            .iter()
+            .find(|(name, _)| *name == word)
+            .map(|(_, value)| *value)
+            .ok_or_else(|| FieldError {
+                pos: Pos::from(s),
+                message: format!(
+                    "{what} `{word}` is not one of: {}",
+                    options
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+    }
+
     /// Mode, owner and group arguments, rendered and checked.
     pub fn attributes(
         &self,

@@ -35,23 +35,17 @@ impl ServiceArgs {
                 message: format!("`{name}` is not a unit name"),
             });
         }
-        let state = match &self.state {
-            None => None,
-            Some(s) => Some(match ctx.render(s)?.as_str() {
-                "started" => Wanted::Started,
-                "stopped" => Wanted::Stopped,
-                "restarted" => Wanted::Restarted,
-                "reloaded" => Wanted::Reloaded,
-                other => {
-                    return Err(FieldError {
-                        pos: Pos::from(s),
-                        message: format!(
-                            "state `{other}` is not one of: started, stopped, restarted, reloaded"
-                        ),
-                    });
-                }
-            }),
-        };
+        let state = ctx.choice(
+            &self.state,
+            "state",
+            &[
+                ("started", Some(Wanted::Started)),
+                ("stopped", Some(Wanted::Stopped)),
+                ("restarted", Some(Wanted::Restarted)),
+                ("reloaded", Some(Wanted::Reloaded)),
+            ],
+            None,
+        )?;
         if state.is_none() && self.enabled.is_none() && !self.daemon_reload {
             return Err(FieldError {
                 pos: Pos::from(&self.name),

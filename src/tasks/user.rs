@@ -12,17 +12,12 @@ fn present_or_absent(
     ctx: &PrepareCtx,
     state: &Option<Spanned<String>>,
 ) -> Result<bool, FieldError> {
-    match state {
-        None => Ok(true),
-        Some(s) => match ctx.render(s)?.as_str() {
-            "present" => Ok(true),
-            "absent" => Ok(false),
-            other => Err(FieldError {
-                pos: Pos::from(s),
-                message: format!("state `{other}` is not one of: present, absent"),
-            }),
-        },
-    }
+    ctx.choice(
+        state,
+        "state",
+        &[("present", true), ("absent", false)],
+        true,
+    )
 }
 
 fn account_name(ctx: &PrepareCtx, name: &Spanned<String>) -> Result<String, FieldError> {
