@@ -114,47 +114,27 @@ fn has_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")
 }
 
-fn render_templated_strings(
+/// Renders, in place, every string inside `value` that holds a template; says whether any changed.
+fn render_nested(
     env: &minijinja::Environment<'static>,
-    value: &Json,
+    value: &mut Json,
     context: &Value,
-) -> Result<Option<Json>, String> {
-    Ok(match value {
-        Json::String(s) if has_template(s) => Some(Json::String(
-            crate::render::render_str(env, s, context).map_err(|e| e.message)?,
-        )),
-        Json::Array(items) => {
-            let mut changed = false;
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                match render_templated_strings(env, item, context)? {
-                    Some(v) => {
-                        changed = true;
-                        out.push(v);
-                    }
-                    None => out.push(item.clone()),
-                }
-            }
-            changed.then_some(Json::Array(out))
+) -> Result<bool, String> {
+    match value {
+        Json::String(s) if has_template(s) => {
+            let rendered = crate::render::render_str(env, s, context).map_err(|e| e.message)?;
+            let changed = rendered != *s;
+            *s = rendered;
+            Ok(changed)
         }
-        Json::Object(map) => {
-            let mut changed = false;
-            let mut out = Map::new();
-            for (k, item) in map {
-                match render_templated_strings(env, item, context)? {
-                    Some(v) => {
-                        changed = true;
-                        out.insert(k.clone(), v);
-                    }
-                    None => {
-                        out.insert(k.clone(), item.clone());
-                    }
-                }
-            }
-            changed.then_some(Json::Object(out))
-        }
-        _ => None,
-    })
+        Json::Array(items) => items.iter_mut().try_fold(false, |changed, item| {
+            Ok(render_nested(env, item, context)? || changed)
+        }),
+        Json::Object(map) => map.values_mut().try_fold(false, |changed, item| {
+            Ok(render_nested(env, item, context)? || changed)
+        }),
+        _ => Ok(false),
+    }
 }
 
 /// Variables may refer to others (`base=/srv/{{ inventory_hostname }}`), as in Ansible: values are
@@ -167,12 +147,8 @@ pub fn resolve_variables(
         let context = Value::from(minijinja::value::Serde(Json::Object(vars.clone())));
         let mut changed = false;
         for (name, value) in vars.iter_mut() {
-            if let Some(rendered) = render_templated_strings(env, value, &context)
-                .map_err(|e| format!("variable `{name}`: {e}"))?
-            {
-                changed |= rendered != *value;
-                *value = rendered;
-            }
+            changed |= render_nested(env, value, &context)
+                .map_err(|e| format!("variable `{name}`: {e}"))?;
         }
         if !changed {
             return Ok(());
