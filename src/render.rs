@@ -1,7 +1,9 @@
 //! Templating of task arguments and template files with minijinja. Undefined variables are errors.
 
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Environment, UndefinedBehavior, Value};
 use serde_saphyr::Spanned;
+use std::sync::Arc;
 
 /// Where a value came from in a task file, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +24,34 @@ impl<T> From<&Spanned<T>> for Pos {
             column: s.referenced.column() as u32,
         }
     }
+}
+
+/// Stands for a value known only while the run goes on (a registered result, a fact) when tasks
+/// are checked before any host is contacted: every attribute of it exists and is unknown too.
+#[derive(Debug)]
+pub struct Unknown;
+
+impl Object for Unknown {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, _key: &Value) -> Option<Value> {
+        Some(Value::from_object(Unknown))
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Empty
+    }
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(known at run time)")
+    }
+}
+
+/// Says whether a message is minijinja's "undefined" error as `explain` words it.
+pub fn is_undefined_message(message: &str) -> bool {
+    message.contains("undefined variable")
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -90,6 +90,25 @@ async fn errors_name_the_place_and_touch_no_host() {
             "inventory:3: `port=2` looks like a variable",
         ),
         (
+            // A registered name is known only at run time, but one nothing registers is not.
+            "- command: 'true'\n  register: probe\n- copy: {dest: /x, content: '{{ probe.stdout }}{{ prob.rc }}'}\n",
+            "",
+            HOSTS,
+            "tasks/web.yml:3:29: undefined variable in `prob.rc`",
+        ),
+        (
+            "- command: 'true'\n  register: 2nd\n",
+            "",
+            HOSTS,
+            "tasks/web.yml:2:13: register name `2nd` must be a variable name",
+        ),
+        (
+            "- command: 'true'\n  changed_when: 'rc =='\n",
+            "",
+            HOSTS,
+            "tasks/web.yml:2:",
+        ),
+        (
             "- command: 'true'\n",
             "",
             "[other]\nh1",

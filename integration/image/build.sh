@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the SSH test-host image (Debian bookworm, openssh-server, sudo, systemd, a passwordless-sudo
-# `ubuntu` user) from a Debian root filesystem made with mmdebstrap, then `docker import`s it.
+# `ubuntu` user, e2fsprogs for the filesystem module) from a Debian root filesystem made with mmdebstrap, then `docker import`s it.
 # No registry is needed. The tag is a hash of this folder, so the image is built only when missing
 # or when these files change. Prints the image name on stdout.
 set -euo pipefail
@@ -24,7 +24,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 echo "building $image with mmdebstrap (about a minute)" >&2
 mmdebstrap --variant=apt --quiet \
-    --include=openssh-server,sudo,systemd,systemd-sysv,dbus,iproute2,procps,ca-certificates,python3,curl \
+    --include=openssh-server,sudo,systemd,systemd-sysv,dbus,iproute2,procps,ca-certificates,python3,curl,e2fsprogs \
     --customize-hook='chroot "$1" useradd --create-home --shell /bin/bash --password "*" ubuntu' \
     --customize-hook='echo "ubuntu ALL=(ALL) NOPASSWD:ALL" > "$1/etc/sudoers.d/ubuntu"; chmod 440 "$1/etc/sudoers.d/ubuntu"' \
     --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \

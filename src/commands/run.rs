@@ -26,12 +26,12 @@ pub async fn run_role(args: &RunArgs) -> Result<i32, AppError> {
         private_key: args.private_key.clone(),
         become_: args.become_,
     };
-    let plans = plan::plan_hosts(&PlanInput {
+    let plans = plan::plan_hosts(PlanInput {
         inventory: &inventory,
         role: &args.role,
         limit: args.limit.as_deref(),
-        task_file: &task_file,
-        roles: &roles,
+        task_file,
+        roles,
         extra_vars: &extra_vars,
         defaults: &defaults,
     })?;

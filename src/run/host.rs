@@ -6,11 +6,13 @@
 use super::looks::{LookBatch, LookRequest, wrap};
 use super::progress::{HostProgress, Progress};
 use super::report::{HostReport, Status, TaskResult};
-use super::{HostPlan, RunOptions};
-use crate::ssh::{Connection, SshError};
-use crate::tasks::PreparedTask;
+use super::{HostPlan, RunOptions, RunShared, Slot, facts};
+use crate::ssh::{Connection, ExecOutput, SshError};
 use crate::tasks::module::{Change, Observed, Plan};
 use crate::tasks::remote::quote;
+use crate::tasks::{Condition, PrepareCtx, PreparedTask, TaskDef, first_false};
+use minijinja::Value;
+use serde_json::{Map, Value as Json};
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
@@ -20,9 +22,33 @@ fn tail(text: &str, lines: usize) -> String {
 }
 
 enum Outcome {
-    Done(TaskResult),
+    Done(Ran),
     /// The connection broke: the host is unreachable from here on.
     Lost(SshError),
+}
+
+/// A task's result, what it records for `register:`, and whether it acted on the host.
+struct Ran {
+    result: TaskResult,
+    fields: Map<String, Json>,
+    /// Something ran that may have changed the host: later looks are stale.
+    acted: bool,
+}
+
+impl Ran {
+    fn only(result: TaskResult) -> Outcome {
+        Outcome::Done(Ran {
+            result,
+            fields: Map::new(),
+            acted: false,
+        })
+    }
+}
+
+/// Why a task rendered during the run could not be.
+enum Deferral {
+    Lost(SshError),
+    Invalid(String),
 }
 
 struct HostRun<'a> {
@@ -31,17 +57,23 @@ struct HostRun<'a> {
     progress: &'a Progress,
     host: String,
     batch: LookBatch,
+    shared: &'a RunShared,
+    vars: &'a Map<String, Json>,
+    registered: Map<String, Json>,
+    facts: Option<Map<String, Json>>,
 }
 
 impl HostRun<'_> {
-    /// Takes the looks of the first `limit` tasks (of those that have one) in one round trip.
+    /// Takes the looks of the first `limit` tasks (of those that have one) in one round trip,
+    /// stopping at the first task not rendered yet.
     async fn take_looks(
         &self,
-        tasks: &[PreparedTask],
+        tasks: &[Slot],
         limit: usize,
     ) -> Result<HashMap<usize, Observed>, SshError> {
         let requests: Vec<LookRequest> = tasks
             .iter()
+            .map_while(Slot::ready)
             .filter(|t| t.skip.is_none())
             .filter_map(|t| {
                 t.module.look().map(|look| LookRequest {
@@ -57,6 +89,59 @@ impl HostRun<'_> {
         }
         let out = self.conn.exec(&self.batch.script(&requests), None).await?;
         Ok(self.batch.parse(&requests, &out))
+    }
+
+    /// The variables as they stand now: the host's, facts once gathered, registered results, and
+    /// optionally one more (a task's own result, for `changed_when`).
+    fn context(&self, own: Option<(&str, Json)>) -> Value {
+        let mut vars = self.vars.clone();
+        if let Some(facts) = &self.facts {
+            vars.extend(facts.clone());
+        }
+        vars.extend(self.registered.clone());
+        if let Some((name, value)) = own {
+            vars.insert(name.to_string(), value);
+        }
+        Value::from(minijinja::value::Serde(Json::Object(vars)))
+    }
+
+    async fn gather_facts(&mut self) -> Result<(), SshError> {
+        let out = self.conn.exec(&wrap(facts::SCRIPT, None), None).await?;
+        self.facts = Some(facts::parse(&out.stdout_text()));
+        self.progress
+            .verbose(&format!("facts: [{}] gathered", self.host));
+        Ok(())
+    }
+
+    /// Renders a task that waited for run-time values; facts are gathered the first time a task
+    /// needs a value nothing else defines.
+    async fn prepare_deferred(
+        &mut self,
+        index: usize,
+        handler: bool,
+    ) -> Result<PreparedTask, Deferral> {
+        let shared = self.shared;
+        let file = &shared.task_file;
+        let def = if handler {
+            &file.handlers[index]
+        } else {
+            &file.tasks[index]
+        };
+        loop {
+            let vars = self.context(None);
+            let ctx = PrepareCtx {
+                env: &shared.env,
+                vars: &vars,
+                roles: &shared.roles,
+            };
+            match def.prepare(index, file, &ctx, shared.default_become) {
+                Ok(task) => return Ok(task),
+                Err(e) if e.is_undefined() && self.facts.is_none() => {
+                    self.gather_facts().await.map_err(Deferral::Lost)?;
+                }
+                Err(e) => return Err(Deferral::Invalid(e.to_string())),
+            }
+        }
     }
 
     fn result(
@@ -81,7 +166,7 @@ impl HostRun<'_> {
     async fn run_task(&self, task: &PreparedTask, observed: Option<&Observed>) -> Outcome {
         let started = Instant::now();
         if let Some(reason) = &task.skip {
-            return Outcome::Done(self.result(task, Status::Skipped, reason.clone(), started));
+            return Ran::only(self.result(task, Status::Skipped, reason.clone(), started));
         }
         if let Some(o) = observed
             && o.status != 0
@@ -97,19 +182,114 @@ impl HostRun<'_> {
                     task.become_user.as_deref().unwrap_or("root")
                 ));
             }
-            return Outcome::Done(self.result(task, Status::Failed, message, started));
+            return Ran::only(self.result(task, Status::Failed, message, started));
         }
         let plan = match task.module.decide(observed) {
             Ok(p) => p,
-            Err(e) => return Outcome::Done(self.result(task, Status::Failed, e.0, started)),
+            Err(e) => return Ran::only(self.result(task, Status::Failed, e.0, started)),
         };
         match plan {
-            Plan::Ok { reason } => Outcome::Done(self.result(task, Status::Ok, reason, started)),
-            Plan::Skip { reason } => {
-                Outcome::Done(self.result(task, Status::Skipped, reason, started))
-            }
+            Plan::Ok { reason } => Ran::only(self.result(task, Status::Ok, reason, started)),
+            Plan::Skip { reason } => Ran::only(self.result(task, Status::Skipped, reason, started)),
             Plan::Change(change) => self.change(task, change, started).await,
         }
+    }
+
+    /// Applies `failed_when` and `changed_when` to what the steps did. The task's own result is
+    /// visible to them under its `register` name, as in Ansible.
+    fn verdict(
+        &self,
+        task: &PreparedTask,
+        usual: Status,
+        failure: Option<String>,
+        fields: &Map<String, Json>,
+        summary: String,
+    ) -> (Status, String) {
+        if task.failed_when.is_none() && task.changed_when.is_none() {
+            return match failure {
+                Some(f) => (Status::Failed, f),
+                None => (usual, summary),
+            };
+        }
+        let mut own = fields.clone();
+        own.insert("failed".into(), failure.is_some().into());
+        own.insert("changed".into(), (usual == Status::Changed).into());
+        own.insert("skipped".into(), false.into());
+        let vars = self.context(task.register.as_deref().map(|r| (r, Json::Object(own))));
+        let (env, file) = (&self.shared.env, &self.shared.task_file);
+        let failure = match &task.failed_when {
+            None => failure,
+            Some(conditions) => match first_false(env, conditions, &vars, file, "failed_when") {
+                Ok(None) => Some(
+                    failure
+                        .unwrap_or_else(|| format!("failed_when holds: {}", describe(conditions))),
+                ),
+                Ok(Some(_)) => None,
+                Err(e) => Some(e.to_string()),
+            },
+        };
+        if let Some(f) = failure {
+            return (Status::Failed, f);
+        }
+        match &task.changed_when {
+            None => (usual, summary),
+            Some(conditions) => match first_false(env, conditions, &vars, file, "changed_when") {
+                Ok(None) => (Status::Changed, summary),
+                Ok(Some(_)) => (Status::Ok, summary),
+                Err(e) => (Status::Failed, e.to_string()),
+            },
+        }
+    }
+
+    fn announce(&self, r: &TaskResult) {
+        let label = match r.status {
+            Status::Ok => "ok",
+            Status::Changed => "changed",
+            Status::Skipped => "skipping",
+            Status::Failed => "failed",
+        };
+        let line = format!("{label}: [{}] {}: {}", self.host, r.name, r.message);
+        match r.status {
+            Status::Changed | Status::Failed | Status::Skipped => self.progress.event(&line),
+            Status::Ok => self.progress.verbose(&line),
+        }
+        if let Some(d) = &r.diff {
+            self.progress.event(d.trim_end());
+        }
+    }
+
+    fn step_failure(&self, task: &PreparedTask, change: &Change, out: &ExecOutput) -> String {
+        let become_user = task.become_user.as_deref();
+        let what = if change.runs_user_command {
+            format!("command `{}`", task.module.target())
+        } else {
+            format!(
+                "{} {} ({})",
+                task.module.kind(),
+                task.module.target(),
+                change.summary
+            )
+        };
+        let stderr = out.stderr_text();
+        let detail = if stderr.trim().is_empty() {
+            out.stdout_text()
+        } else {
+            stderr
+        };
+        let mut message = format!(
+            "{what} failed with exit status {}: {}",
+            out.status,
+            tail(&detail, 10)
+        );
+        if detail.contains("sudo: a password is required")
+            || detail.contains("sudo: a terminal is required")
+        {
+            message.push_str(&format!(
+                "\nhint: become needs passwordless sudo for {} on this host",
+                become_user.unwrap_or("root")
+            ));
+        }
+        message
     }
 
     async fn change(&self, task: &PreparedTask, change: Change, started: Instant) -> Outcome {
@@ -135,7 +315,7 @@ impl HostRun<'_> {
             };
             diff = Some(unified_diff(&file.path, &old, &file.new_content));
         }
-        if self.options.check {
+        if self.options.check && !change.runs_in_check {
             let (status, message) = if change.runs_user_command {
                 (
                     Status::Skipped,
@@ -146,8 +326,10 @@ impl HostRun<'_> {
             };
             let mut r = self.result(task, status, message, started);
             r.diff = diff;
-            return Outcome::Done(r);
+            return Ran::only(r);
         }
+        let mut last = None;
+        let mut failure = None;
         for step in &change.steps {
             let out = match self
                 .conn
@@ -157,65 +339,54 @@ impl HostRun<'_> {
                 Ok(o) => o,
                 Err(e) => return Outcome::Lost(e),
             };
-            if out.status != 0 {
-                let what = if change.runs_user_command {
-                    format!("command `{}`", task.module.target())
-                } else {
-                    format!(
-                        "{} {} ({})",
-                        task.module.kind(),
-                        task.module.target(),
-                        change.summary
-                    )
-                };
-                let stderr = out.stderr_text();
-                let detail = if stderr.trim().is_empty() {
-                    out.stdout_text()
-                } else {
-                    stderr
-                };
-                let mut message = format!(
-                    "{what} failed with exit status {}: {}",
-                    out.status,
-                    tail(&detail, 10)
-                );
-                if detail.contains("sudo: a password is required")
-                    || detail.contains("sudo: a terminal is required")
-                {
-                    message.push_str(&format!(
-                        "\nhint: become needs passwordless sudo for {} on this host",
-                        become_user.unwrap_or("root")
-                    ));
-                }
-                return Outcome::Done(self.result(task, Status::Failed, message, started));
+            failure = if out.status != 0 {
+                Some(self.step_failure(task, &change, &out))
+            } else {
+                task.module.output_failure(&out)
+            };
+            last = Some(out);
+            if failure.is_some() {
+                break;
             }
         }
-        let status = if change.observes_only || task.changed_when == Some(false) {
+        let fields = last
+            .as_ref()
+            .map(|o| task.module.registered(o))
+            .unwrap_or_default();
+        let usual = if change.observes_only {
             Status::Ok
         } else {
             Status::Changed
         };
-        let mut r = self.result(task, status, change.summary, started);
-        r.diff = diff;
-        Outcome::Done(r)
+        let (status, message) = self.verdict(task, usual, failure, &fields, change.summary);
+        let mut result = self.result(task, status, message, started);
+        result.diff = diff;
+        Outcome::Done(Ran {
+            result,
+            fields,
+            acted: !change.observes_only && !change.runs_in_check,
+        })
     }
+}
+fn describe(conditions: &[Condition]) -> String {
+    conditions
+        .iter()
+        .map(|c| match c {
+            Condition::Literal(b) => b.to_string(),
+            Condition::Expr { text, .. } => format!("`{text}`"),
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
 
-    fn announce(&self, r: &TaskResult) {
-        let label = match r.status {
-            Status::Ok => "ok",
-            Status::Changed => "changed",
-            Status::Skipped => "skipping",
-            Status::Failed => "failed",
-        };
-        let line = format!("{label}: [{}] {}: {}", self.host, r.name, r.message);
-        match r.status {
-            Status::Changed | Status::Failed | Status::Skipped => self.progress.event(&line),
-            Status::Ok => self.progress.verbose(&line),
-        }
-        if let Some(d) = &r.diff {
-            self.progress.event(d.trim_end());
-        }
-    }
+/// What `register:` stores: the outcome, and what the module recorded of its last step.
+fn registered_value(r: &TaskResult, fields: Map<String, Json>) -> Json {
+    let mut value = fields;
+    value.insert("changed".into(), (r.status == Status::Changed).into());
+    value.insert("failed".into(), (r.status == Status::Failed).into());
+    value.insert("skipped".into(), (r.status == Status::Skipped).into());
+    value.insert("msg".into(), r.message.clone().into());
+    Json::Object(value)
 }
 
 pub fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> String {
@@ -229,7 +400,7 @@ pub fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> String {
 }
 
 pub(super) async fn run_host(
-    plan: HostPlan,
+    mut plan: HostPlan,
     options: &RunOptions,
     progress: &Progress,
 ) -> HostReport {
@@ -255,19 +426,45 @@ pub(super) async fn run_host(
             options.connect.known_hosts.path().display()
         ));
     }
-    let run = HostRun {
+    let mut run = HostRun {
         conn: &conn,
         options,
         progress,
         host: target.name.clone(),
         batch: LookBatch::new(),
+        shared: &plan.shared,
+        vars: &plan.vars,
+        registered: Map::new(),
+        facts: None,
     };
     let mut notified: HashSet<String> = HashSet::new();
     // Observations still valid: nothing ran on the host since they were taken.
     let mut looks: HashMap<usize, Observed> = HashMap::new();
     let mut window = usize::MAX;
     let mut failed = false;
-    for (position, task) in plan.tasks.iter().enumerate() {
+    for position in 0..plan.tasks.len() {
+        if let Slot::Deferred(index) = plan.tasks[position] {
+            match run.prepare_deferred(index, false).await {
+                Ok(task) => plan.tasks[position] = Slot::Ready(task),
+                Err(Deferral::Lost(e)) => {
+                    lost(&mut report, progress, &target.name, e);
+                    break;
+                }
+                Err(Deferral::Invalid(message)) => {
+                    let r = unrenderable(&plan.shared.task_file.tasks[index], message, options);
+                    run.announce(&r);
+                    failed = r.status == Status::Failed;
+                    report.push(r);
+                    if failed {
+                        break;
+                    }
+                    continue;
+                }
+            }
+        }
+        let Some(task) = plan.tasks[position].ready() else {
+            unreachable!("a deferred task was rendered above")
+        };
         bar.task(position, &task.name);
         let needs_look = task.skip.is_none() && task.module.look().is_some();
         if needs_look && !looks.contains_key(&task.index) {
@@ -303,16 +500,17 @@ pub(super) async fn run_host(
                 lost(&mut report, progress, &target.name, e);
                 break;
             }
-            Outcome::Done(r) => {
+            Outcome::Done(ran) => {
+                let r = ran.result;
                 run.announce(&r);
                 if r.status == Status::Changed {
                     notified.extend(task.notify.iter().cloned());
                 }
-                // Something ran on the host (a change, or a command whose effect is unknown even
-                // when it reports ok): later observations may be stale.
-                let acted = r.status == Status::Changed
-                    || (r.status == Status::Ok && task.changed_when == Some(false));
-                if acted && !options.check {
+                if let Some(name) = &task.register {
+                    run.registered
+                        .insert(name.clone(), registered_value(&r, ran.fields));
+                }
+                if ran.acted {
                     looks.clear();
                     window = 1;
                 }
@@ -325,12 +523,44 @@ pub(super) async fn run_host(
         }
     }
     if !failed && report.unreachable.is_none() {
-        for handler in &plan.handlers {
-            if !notified.contains(&handler.name) {
+        for position in 0..plan.handlers.len() {
+            let index = match &plan.handlers[position] {
+                Slot::Ready(h) => h.index,
+                Slot::Deferred(i) => *i,
+            };
+            let def = &plan.shared.task_file.handlers[index];
+            let name = def.name.as_ref().map(|n| n.value.as_str()).unwrap_or("");
+            if !notified.contains(name) {
                 continue;
             }
+            if let Slot::Deferred(index) = plan.handlers[position] {
+                match run.prepare_deferred(index, true).await {
+                    Ok(task) => plan.handlers[position] = Slot::Ready(task),
+                    Err(Deferral::Lost(e)) => {
+                        lost(&mut report, progress, &target.name, e);
+                        break;
+                    }
+                    Err(Deferral::Invalid(message)) => {
+                        let mut r = unrenderable(def, message, options);
+                        r.handler = true;
+                        run.announce(&r);
+                        let stop = r.status == Status::Failed;
+                        report.push(r);
+                        if stop {
+                            break;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let Some(handler) = plan.handlers[position].ready() else {
+                unreachable!("a deferred handler was rendered above")
+            };
             bar.task(plan.tasks.len(), &handler.name);
-            let observed = match run.take_looks(std::slice::from_ref(handler), 1).await {
+            let observed = match run
+                .take_looks(std::slice::from_ref(&plan.handlers[position]), 1)
+                .await
+            {
                 Ok(mut l) => l.remove(&handler.index),
                 Err(e) => {
                     lost(&mut report, progress, &target.name, e);
@@ -342,11 +572,16 @@ pub(super) async fn run_host(
                     lost(&mut report, progress, &target.name, e);
                     break;
                 }
-                Outcome::Done(mut r) => {
+                Outcome::Done(ran) => {
+                    let mut r = ran.result;
                     r.handler = true;
                     run.announce(&r);
                     if r.status == Status::Changed {
                         notified.extend(handler.notify.iter().cloned());
+                    }
+                    if let Some(name) = &handler.register {
+                        run.registered
+                            .insert(name.clone(), registered_value(&r, ran.fields));
                     }
                     let stop = r.status == Status::Failed;
                     report.push(r);
@@ -361,6 +596,32 @@ pub(super) async fn run_host(
     report.set_duration(started.elapsed());
     bar.finish();
     report
+}
+
+/// The result of a task that could not be rendered during the run. In check mode the values it
+/// waits for may come from tasks that check mode did not run: it is skipped, not failed.
+fn unrenderable(def: &TaskDef, message: String, options: &RunOptions) -> TaskResult {
+    let name = match &def.name {
+        Some(n) => n.value.clone(),
+        None => def.module_name.clone(),
+    };
+    let (status, message) = if options.check && crate::render::is_undefined_message(&message) {
+        (
+            Status::Skipped,
+            format!("check mode: needs a result that check mode did not produce ({message})"),
+        )
+    } else {
+        (Status::Failed, message)
+    };
+    TaskResult {
+        name,
+        module: def.module_name.clone(),
+        status,
+        message,
+        diff: None,
+        handler: false,
+        duration_ms: 0,
+    }
 }
 
 fn protocol_gap(host: &str) -> SshError {

@@ -1,14 +1,16 @@
 //! The executor: hosts in parallel (up to `forks`), tasks in order on each host over one SSH
 //! connection, handlers at the end, a report per host.
 
+pub mod facts;
 mod host;
 pub mod looks;
 pub mod plan;
 pub mod progress;
 pub mod report;
 
+use crate::roles::RoleSource;
 use crate::ssh::{ConnectOptions, Target};
-use crate::tasks::PreparedTask;
+use crate::tasks::{PreparedTask, TaskFile};
 use progress::Progress;
 use report::HostReport;
 use std::sync::Arc;
@@ -20,11 +22,39 @@ pub struct RunOptions {
     pub connect: ConnectOptions,
 }
 
-/// One host's work, every task already rendered for it.
+/// A task of a host's plan: rendered before the run, or, when it refers to what is known only
+/// while the run goes on (registered results, facts), rendered on the host when its turn comes.
+pub enum Slot {
+    Ready(PreparedTask),
+    /// The task's index in the task file's tasks (or handlers).
+    Deferred(usize),
+}
+
+impl Slot {
+    pub fn ready(&self) -> Option<&PreparedTask> {
+        match self {
+            Slot::Ready(t) => Some(t),
+            Slot::Deferred(_) => None,
+        }
+    }
+}
+
+/// What every host's run shares: the task file and where its templates and files come from.
+pub struct RunShared {
+    pub env: minijinja::Environment<'static>,
+    pub task_file: TaskFile,
+    pub roles: RoleSource,
+    pub default_become: bool,
+}
+
+/// One host's work, its tasks rendered for it where they can be before the run.
 pub struct HostPlan {
     pub target: Target,
-    pub tasks: Vec<PreparedTask>,
-    pub handlers: Vec<PreparedTask>,
+    pub tasks: Vec<Slot>,
+    pub handlers: Vec<Slot>,
+    /// The host's variables, for the tasks rendered during the run.
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub shared: Arc<RunShared>,
 }
 
 /// Runs every host's plan; reports come back in the order of `plans`.

@@ -1,16 +1,17 @@
 //! Everything checked before the first host is contacted: host selection, variables, connection
 //! settings, key files, and every task rendered for every host.
 
-use super::HostPlan;
+use super::{HostPlan, RunShared, Slot};
 use crate::inventory::Inventory;
 use crate::roles::RoleSource;
 use crate::ssh::{self, Target};
-use crate::tasks::{PrepareCtx, PreparedTask, TaskFile};
+use crate::tasks::{PrepareCtx, TaskDef, TaskFile};
 use indexmap::IndexMap;
 use minijinja::Value;
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -242,15 +243,53 @@ pub struct PlanInput<'a> {
     pub inventory: &'a Inventory,
     pub role: &'a str,
     pub limit: Option<&'a str>,
-    pub task_file: &'a TaskFile,
-    pub roles: &'a RoleSource,
+    pub task_file: TaskFile,
+    pub roles: RoleSource,
     pub extra_vars: &'a Map<String, Json>,
     pub defaults: &'a ConnectionDefaults,
 }
 
+/// The host's variables with every name known only at run time standing for an unknown value.
+fn with_unknowns(vars: &Map<String, Json>, runtime_names: &[String]) -> Value {
+    let mut map: std::collections::BTreeMap<String, Value> = vars
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v))))
+        .collect();
+    for name in runtime_names {
+        map.entry(name.clone())
+            .or_insert_with(|| Value::from_object(crate::render::Unknown));
+    }
+    Value::from(map)
+}
+
+/// Renders a task for a host now, or defers it to the run when it needs a run-time value. A name
+/// that is undefined even with every run-time value standing in is an error now.
+fn plan_task(
+    def: &TaskDef,
+    index: usize,
+    file: &TaskFile,
+    ctx: &PrepareCtx,
+    ctx_unknowns: &PrepareCtx,
+    default_become: bool,
+) -> Result<Slot, String> {
+    match def.prepare(index, file, ctx, default_become) {
+        Ok(t) => Ok(Slot::Ready(t)),
+        Err(e) if e.is_undefined() => {
+            match def.prepare(index, file, ctx_unknowns, default_become) {
+                Ok(_) => Ok(Slot::Deferred(index)),
+                Err(e) if e.is_undefined() => Err(e.to_string()),
+                // Unknown values used in ways a stand-in cannot follow (a filter on it): checked
+                // when the task runs.
+                Err(_) => Ok(Slot::Deferred(index)),
+            }
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Selects the hosts of the role's group (narrowed by `--limit`) and prepares every task for each.
 /// All problems are gathered, and the same problem on many hosts is reported once.
-pub fn plan_hosts(input: &PlanInput) -> Result<Vec<HostPlan>, PlanError> {
+pub fn plan_hosts(input: PlanInput) -> Result<Vec<HostPlan>, PlanError> {
     let inv = input.inventory;
     if !inv.groups.contains_key(input.role) {
         let known: Vec<&str> = inv
@@ -287,7 +326,16 @@ pub fn plan_hosts(input: &PlanInput) -> Result<Vec<HostPlan>, PlanError> {
         }
     }
 
-    let env = crate::render::environment();
+    let shared = Arc::new(RunShared {
+        env: crate::render::environment(),
+        task_file: input.task_file,
+        roles: input.roles,
+        default_become: input.defaults.become_,
+    });
+    let env = &shared.env;
+    let file = &shared.task_file;
+    let mut runtime_names = file.registered_names();
+    runtime_names.extend(super::facts::FACT_NAMES.iter().map(|s| s.to_string()));
     let mut keys = HashMap::new();
     // Problem text -> hosts that have it, in order of discovery.
     let mut problems: IndexMap<String, Vec<String>> = IndexMap::new();
@@ -295,7 +343,7 @@ pub fn plan_hosts(input: &PlanInput) -> Result<Vec<HostPlan>, PlanError> {
     let groups = groups_variable(inv);
     for host in &hosts {
         let mut vars = host_variables(inv, host, &groups, input.extra_vars);
-        if let Err(e) = resolve_variables(&env, &mut vars) {
+        if let Err(e) = resolve_variables(env, &mut vars) {
             problems.entry(e).or_default().push(host.clone());
             continue;
         }
@@ -306,29 +354,30 @@ pub fn plan_hosts(input: &PlanInput) -> Result<Vec<HostPlan>, PlanError> {
                 continue;
             }
         };
-        let value = Value::from(minijinja::value::Serde(Json::Object(vars)));
+        let value = Value::from(minijinja::value::Serde(&vars));
+        let value_unknowns = with_unknowns(&vars, &runtime_names);
         let ctx = PrepareCtx {
-            env: &env,
+            env,
             vars: &value,
-            roles: input.roles,
+            roles: &shared.roles,
         };
-        let prepare = |defs: &[crate::tasks::TaskDef]| -> Result<Vec<PreparedTask>, String> {
+        let ctx_unknowns = PrepareCtx {
+            vars: &value_unknowns,
+            ..ctx
+        };
+        let prepare = |defs: &[TaskDef]| -> Result<Vec<Slot>, String> {
             defs.iter()
                 .enumerate()
-                .map(|(i, d)| {
-                    d.prepare(i, input.task_file, &ctx, input.defaults.become_)
-                        .map_err(|e| e.to_string())
-                })
+                .map(|(i, d)| plan_task(d, i, file, &ctx, &ctx_unknowns, shared.default_become))
                 .collect()
         };
-        match (
-            prepare(&input.task_file.tasks),
-            prepare(&input.task_file.handlers),
-        ) {
+        match (prepare(&file.tasks), prepare(&file.handlers)) {
             (Ok(tasks), Ok(handlers)) => plans.push(HostPlan {
                 target,
                 tasks,
                 handlers,
+                vars,
+                shared: shared.clone(),
             }),
             (Err(e), _) | (_, Err(e)) => problems.entry(e).or_default().push(host.clone()),
         }

@@ -2,7 +2,7 @@
 //! `command` passes its words as they are (no pipes, redirections or variables), `shell` runs the
 //! line through `/bin/sh`, as in Ansible.
 
-use super::module::{Change, DecideError, Look, Module, Observed, Plan, Step};
+use super::module::{Change, DecideError, ExecOutput, Look, Module, Observed, Plan, Step};
 use super::remote::quote;
 use super::{FieldError, PrepareCtx};
 use crate::render::Pos;
@@ -170,7 +170,22 @@ impl Module for CommandAction {
             file: None,
             runs_user_command: true,
             observes_only: false,
+            runs_in_check: false,
         }))
+    }
+
+    fn registered(&self, output: &ExecOutput) -> serde_json::Map<String, serde_json::Value> {
+        let stdout = output.stdout_text();
+        let stderr = output.stderr_text();
+        let lines = |t: &str| serde_json::Value::from(t.lines().collect::<Vec<_>>());
+        serde_json::Map::from_iter([
+            ("rc".to_string(), output.status.into()),
+            ("stdout_lines".to_string(), lines(&stdout)),
+            ("stderr_lines".to_string(), lines(&stderr)),
+            // Like Ansible: one trailing newline is not part of the output.
+            ("stdout".to_string(), stdout.trim_end_matches('\n').into()),
+            ("stderr".to_string(), stderr.trim_end_matches('\n').into()),
+        ])
     }
 }
 

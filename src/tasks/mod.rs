@@ -60,7 +60,9 @@ const KEYWORDS: &[&str] = &[
     "become_user",
     "when",
     "notify",
+    "register",
     "changed_when",
+    "failed_when",
 ];
 
 impl ModuleCall {
@@ -133,7 +135,7 @@ impl<'de> Deserialize<'de> for OneOrMany {
 }
 
 /// A `when` condition: an expression string or a literal boolean.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Condition {
     Literal(bool),
     Expr { text: String, pos: Pos },
@@ -151,7 +153,10 @@ pub struct TaskDef {
     pub when: Vec<Condition>,
     pub notify: Vec<String>,
     pub notify_pos: Option<Pos>,
-    pub changed_when: Option<bool>,
+    pub register: Option<String>,
+    /// Evaluated after the task ran; may refer to the task's own registered result.
+    pub changed_when: Option<Vec<Condition>>,
+    pub failed_when: Option<Vec<Condition>>,
 }
 
 struct TaskVisitor;
@@ -171,7 +176,9 @@ impl<'de> Visitor<'de> for TaskVisitor {
         let mut when = Vec::new();
         let mut notify = Vec::new();
         let mut notify_pos = None;
+        let mut register = None;
         let mut changed_when = None;
+        let mut failed_when = None;
         let mut first_pos = None;
         while let Some(key) = map.next_key::<Spanned<String>>()? {
             let key_pos = Pos::from(&key);
@@ -185,18 +192,22 @@ impl<'de> Visitor<'de> for TaskVisitor {
                     notify_pos = Some(Pos::from(&v));
                     notify = v.value.0;
                 }
-                "changed_when" => changed_when = Some(map.next_value::<bool>()?),
-                "when" => {
-                    let v = map.next_value::<Spanned<WhenValue>>()?;
-                    let pos = Pos::from(&v);
-                    when = match v.value {
-                        WhenValue::Literal(b) => vec![Condition::Literal(b)],
-                        WhenValue::Exprs(list) => list
-                            .into_iter()
-                            .map(|text| Condition::Expr { text, pos })
-                            .collect(),
-                    };
+                "register" => {
+                    let v = map.next_value::<Spanned<String>>()?;
+                    if !is_identifier(&v.value) {
+                        return Err(located(
+                            Pos::from(&v),
+                            format!(
+                                "register name `{}` must be a variable name (letters, digits, `_`; not starting with a digit)",
+                                v.value
+                            ),
+                        ));
+                    }
+                    register = Some(v.value);
                 }
+                "changed_when" => changed_when = Some(conditions(map.next_value()?)),
+                "failed_when" => failed_when = Some(conditions(map.next_value()?)),
+                "when" => when = conditions(map.next_value()?),
                 m if MODULE_NAMES.contains(&m) => {
                     if let Some((other, _, _)) = &module {
                         return Err(located(
@@ -238,8 +249,31 @@ impl<'de> Visitor<'de> for TaskVisitor {
             when,
             notify,
             notify_pos,
+            register,
             changed_when,
+            failed_when,
         })
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn conditions(v: Spanned<WhenValue>) -> Vec<Condition> {
+    {
+        let pos = Pos::from(&v);
+        match v.value {
+            WhenValue::Literal(b) => vec![Condition::Literal(b)],
+            WhenValue::Exprs(list) => list
+                .into_iter()
+                .map(|text| Condition::Expr { text, pos })
+                .collect(),
+        }
     }
 }
 
@@ -345,6 +379,13 @@ pub struct TaskFileError {
     pub message: String,
 }
 
+impl TaskFileError {
+    /// The error is a variable that is not defined (it may be one known only at run time).
+    pub fn is_undefined(&self) -> bool {
+        render::is_undefined_message(&self.message)
+    }
+}
+
 impl TaskFile {
     pub fn parse(display: &str, text: &str) -> Result<TaskFile, TaskFileError> {
         let mut file: TaskFile = serde_saphyr::from_str(text).map_err(|e| {
@@ -408,6 +449,15 @@ impl TaskFile {
         Ok(())
     }
 
+    /// The names tasks register: known only while the run goes on.
+    pub fn registered_names(&self) -> Vec<String> {
+        self.tasks
+            .iter()
+            .chain(&self.handlers)
+            .filter_map(|t| t.register.clone())
+            .collect()
+    }
+
     pub fn error(&self, pos: Pos, message: String) -> TaskFileError {
         TaskFileError {
             file: self.display.clone(),
@@ -450,6 +500,7 @@ pub struct FieldError {
 }
 
 /// What preparing a task for one host needs.
+#[derive(Clone, Copy)]
 pub struct PrepareCtx<'a> {
     pub env: &'a Environment<'static>,
     pub vars: &'a Value,
@@ -549,7 +600,33 @@ pub struct PreparedTask {
     /// Why the task is skipped on this host (`when` was false).
     pub skip: Option<String>,
     pub notify: Vec<String>,
-    pub changed_when: Option<bool>,
+    pub register: Option<String>,
+    pub changed_when: Option<Vec<Condition>>,
+    pub failed_when: Option<Vec<Condition>>,
+}
+
+/// The first condition of `conditions` that does not hold, as a reason to show; `None` if all hold.
+pub fn first_false(
+    env: &Environment<'static>,
+    conditions: &[Condition],
+    vars: &Value,
+    file: &TaskFile,
+    keyword: &str,
+) -> Result<Option<String>, TaskFileError> {
+    for cond in conditions {
+        let holds = match cond {
+            Condition::Literal(b) => *b,
+            Condition::Expr { text, pos } => render::eval_condition(env, text, vars)
+                .map_err(|e| file.error(*pos, format!("in `{keyword}: {text}`: {}", e.message)))?,
+        };
+        if !holds {
+            return Ok(Some(match cond {
+                Condition::Literal(_) => format!("{keyword}: false"),
+                Condition::Expr { text, .. } => format!("condition `{text}` is false"),
+            }));
+        }
+    }
+    Ok(None)
 }
 
 impl TaskDef {
@@ -568,19 +645,18 @@ impl TaskDef {
             };
             file.error(pos, e.message)
         };
-        let mut skip = None;
-        for cond in &self.when {
-            let holds = match cond {
-                Condition::Literal(b) => *b,
-                Condition::Expr { text, pos } => render::eval_condition(ctx.env, text, ctx.vars)
-                    .map_err(|e| file.error(*pos, format!("in `when: {text}`: {}", e.message)))?,
-            };
-            if !holds {
-                skip = Some(match cond {
-                    Condition::Literal(_) => "when: false".to_string(),
-                    Condition::Expr { text, .. } => format!("condition `{text}` is false"),
-                });
-                break;
+        let skip = first_false(ctx.env, &self.when, ctx.vars, file, "when")?;
+        // Evaluated after the task runs, so only their syntax can be checked now.
+        for (keyword, conditions) in [
+            ("changed_when", &self.changed_when),
+            ("failed_when", &self.failed_when),
+        ] {
+            for cond in conditions.iter().flatten() {
+                if let Condition::Expr { text, pos } = cond {
+                    ctx.env
+                        .compile_expression(text)
+                        .map_err(|e| file.error(*pos, format!("in `{keyword}: {text}`: {e}")))?;
+                }
             }
         }
         let name = match &self.name {
@@ -613,7 +689,9 @@ impl TaskDef {
             become_user,
             skip,
             notify: self.notify.clone(),
-            changed_when: self.changed_when,
+            register: self.register.clone(),
+            changed_when: self.changed_when.clone(),
+            failed_when: self.failed_when.clone(),
         })
     }
 }

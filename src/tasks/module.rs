@@ -3,6 +3,8 @@
 //! Because a look is only a command plus a parser, the executor batches the looks of many tasks
 //! into one remote script, and deciding is unit-testable with no host at all.
 
+pub use crate::ssh::ExecOutput;
+
 /// What a task needs to see on the host before it decides.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Look {
@@ -79,6 +81,9 @@ pub struct Change {
     pub runs_user_command: bool,
     /// The steps only observe (wait_for): success reports `ok`, and later looks stay valid.
     pub observes_only: bool,
+    /// The steps only read (an HTTP GET): they run in check mode too, so what they register is
+    /// there for the tasks after them.
+    pub runs_in_check: bool,
 }
 
 impl Plan {
@@ -95,6 +100,7 @@ impl Plan {
             file: None,
             runs_user_command: false,
             observes_only: false,
+            runs_in_check: false,
         })
     }
 }
@@ -117,4 +123,16 @@ pub trait Module: Send + Sync + std::fmt::Debug {
 
     /// Decides from the look's output (`None` when `look` returned `None`).
     fn decide(&self, observed: Option<&Observed>) -> Result<Plan, DecideError>;
+
+    /// What `register:` records of the last step run, besides `changed`, `failed`, `skipped`
+    /// and `msg`.
+    fn registered(&self, _output: &ExecOutput) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
+
+    /// A failure that the step's output shows although it exited 0 (an HTTP status not
+    /// expected, say); the executor already fails a step that exits non-zero.
+    fn output_failure(&self, _output: &ExecOutput) -> Option<String> {
+        None
+    }
 }

@@ -134,6 +134,7 @@ impl Module for WaitFor {
             file: None,
             runs_user_command: true,
             observes_only: true,
+            runs_in_check: false,
         }))
     }
 }
