@@ -11,6 +11,7 @@ pub mod module;
 pub mod remote;
 pub mod service;
 pub mod template;
+pub mod uri;
 pub mod user;
 pub mod wait_for;
 
@@ -38,6 +39,7 @@ pub enum ModuleCall {
     WaitFor(wait_for::WaitForArgs),
     Apt(apt::AptArgs),
     Git(git::GitArgs),
+    Uri(uri::UriArgs),
 }
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -53,6 +55,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "wait_for",
     "apt",
     "git",
+    "uri",
 ];
 const KEYWORDS: &[&str] = &[
     "name",
@@ -80,6 +83,7 @@ impl ModuleCall {
             ModuleCall::WaitFor(a) => a.prepare(ctx),
             ModuleCall::Apt(a) => a.prepare(ctx),
             ModuleCall::Git(a) => a.prepare(ctx),
+            ModuleCall::Uri(a) => a.prepare(ctx),
         }
     }
 }
@@ -102,6 +106,7 @@ impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
             "wait_for" => ModuleCall::WaitFor(Deserialize::deserialize(d)?),
             "apt" => ModuleCall::Apt(Deserialize::deserialize(d)?),
             "git" => ModuleCall::Git(Deserialize::deserialize(d)?),
+            "uri" => ModuleCall::Uri(Deserialize::deserialize(d)?),
             other => unreachable!("module `{other}` is checked before"),
         })
     }
