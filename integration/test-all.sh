@@ -9,6 +9,17 @@ if ! docker info >/dev/null 2>&1; then
     echo "error: Docker is not available; the integration tests need it (they start SSH hosts as containers)" >&2
     exit 1
 fi
+# Tools the tests run on this machine: a signed apt repository (dpkg-dev, gpg) and loop devices.
+missing=""
+command -v dpkg-scanpackages >/dev/null || missing="$missing dpkg-dev"
+command -v gpg >/dev/null || missing="$missing gpg"
+command -v losetup >/dev/null || missing="$missing mount"
+if [ -n "$missing" ]; then
+    echo "== installing$missing"
+    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+fi
 echo "== test-host image: $(bash integration/image/build.sh)"
 if [ -f integration/moto/setup.sh ]; then
     echo "== moto: $(bash integration/moto/setup.sh)"

@@ -328,6 +328,10 @@ impl HostRun<'_> {
             r.diff = diff;
             return Ran::only(r);
         }
+        if let Some(notice) = &change.notice {
+            self.progress
+                .event(&format!("note: [{}] {notice}", self.host));
+        }
         let mut last = None;
         let mut failure = None;
         for step in &change.steps {

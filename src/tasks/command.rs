@@ -171,6 +171,7 @@ impl Module for CommandAction {
             runs_user_command: true,
             observes_only: false,
             runs_in_check: false,
+            notice: None,
         }))
     }
 

@@ -100,6 +100,7 @@ impl WriteFile {
             runs_user_command: false,
             observes_only: false,
             runs_in_check: false,
+            notice: None,
         })
     }
 }

@@ -180,6 +180,7 @@ impl Module for LineInFile {
                 runs_user_command: false,
                 observes_only: false,
                 runs_in_check: false,
+                notice: None,
             })),
         }
     }

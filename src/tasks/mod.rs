@@ -4,6 +4,7 @@
 pub mod apt;
 pub mod command;
 pub mod copy;
+pub mod debconf;
 pub mod file;
 pub mod git;
 pub mod lineinfile;
@@ -40,6 +41,7 @@ pub enum ModuleCall {
     Apt(apt::AptArgs),
     Git(git::GitArgs),
     Uri(uri::UriArgs),
+    Debconf(debconf::DebconfArgs),
 }
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -56,6 +58,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "apt",
     "git",
     "uri",
+    "debconf",
 ];
 const KEYWORDS: &[&str] = &[
     "name",
@@ -84,6 +87,7 @@ impl ModuleCall {
             ModuleCall::Apt(a) => a.prepare(ctx),
             ModuleCall::Git(a) => a.prepare(ctx),
             ModuleCall::Uri(a) => a.prepare(ctx),
+            ModuleCall::Debconf(a) => a.prepare(ctx),
         }
     }
 }
@@ -107,6 +111,7 @@ impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
             "apt" => ModuleCall::Apt(Deserialize::deserialize(d)?),
             "git" => ModuleCall::Git(Deserialize::deserialize(d)?),
             "uri" => ModuleCall::Uri(Deserialize::deserialize(d)?),
+            "debconf" => ModuleCall::Debconf(Deserialize::deserialize(d)?),
             other => unreachable!("module `{other}` is checked before"),
         })
     }

@@ -84,6 +84,8 @@ pub struct Change {
     /// The steps only read (an HTTP GET): they run in check mode too, so what they register is
     /// there for the tasks after them.
     pub runs_in_check: bool,
+    /// Shown in the progress before the steps run (what they will wait for, say).
+    pub notice: Option<String>,
 }
 
 impl Plan {
@@ -101,6 +103,7 @@ impl Plan {
             runs_user_command: false,
             observes_only: false,
             runs_in_check: false,
+            notice: None,
         })
     }
 }

@@ -56,3 +56,72 @@ fn mode_must_be_text() {
         assert!(e.to_string().contains("quoted octal"), "{e}");
     }
 }
+
+fn prepare_first(text: &str, vars: serde_json::Value) -> Result<PreparedTask, TaskFileError> {
+    let file = parse(text)?;
+    let env = render::environment();
+    let vars = Value::from(minijinja::value::Serde(vars));
+    let ctx = PrepareCtx {
+        env: &env,
+        vars: &vars,
+        roles: &RoleSource::Embedded,
+    };
+    file.tasks[0].prepare(0, &file, &ctx, false)
+}
+
+#[test]
+fn apt_source_gets_signed_by_its_key_and_refreshes_lists() {
+    let t = prepare_first(
+        "- apt:\n    repo: 'deb {{ url }} bookworm main'\n    key_url: '{{ url }}key.asc'\n    packages: [couchdb]\n",
+        serde_json::json!({"url": "http://10.0.0.5:8080/couchdb/"}),
+    )
+    .unwrap();
+    let look = match t.module.look() {
+        Some(module::Look::Shell(s)) => s,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        look.contains("/etc/apt/sources.list.d/10_0_0_5.list"),
+        "{look}"
+    );
+    let seen = module::Observed {
+        status: 0,
+        output: "cache_age=10\nlock=812 unattended-upgr\n".into(),
+    };
+    let module::Plan::Change(change) = t.module.decide(Some(&seen)).unwrap() else {
+        panic!("a new source is a change")
+    };
+    assert_eq!(
+        change.summary,
+        "fetched the key /etc/apt/keyrings/10_0_0_5.asc; wrote /etc/apt/sources.list.d/10_0_0_5.list; package lists refreshed; installed couchdb"
+    );
+    let written = String::from_utf8(change.steps[1].stdin.clone().unwrap()).unwrap();
+    assert_eq!(
+        written,
+        "deb [signed-by=/etc/apt/keyrings/10_0_0_5.asc] http://10.0.0.5:8080/couchdb/ bookworm main\n"
+    );
+    assert_eq!(
+        change.notice.as_deref(),
+        Some("the dpkg lock is held by 812 unattended-upgr: apt waits for it up to 600s")
+    );
+    // In place and installed: nothing to do, and no notice about the lock.
+    let sha = remote::sha256_hex(written.as_bytes());
+    let settled = module::Observed {
+        status: 0,
+        output: format!(
+            "cache_age=10\nlist_sha={sha}\nkey=yes\npkg|couchdb|install ok installed|3.3.3\nlock=812 unattended-upgr\n"
+        ),
+    };
+    assert!(matches!(
+        t.module.decide(Some(&settled)).unwrap(),
+        module::Plan::Ok { .. }
+    ));
+
+    let e = prepare_first("- apt: {repo: 'http://x/ stable'}\n", serde_json::json!({}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("tasks/t.yml:1:15: repo `http://x/ stable` must be a source line"),
+        "{e}"
+    );
+}

@@ -283,6 +283,7 @@ impl Module for Uri {
             runs_user_command: false,
             observes_only: self.reads_only(),
             runs_in_check: self.reads_only(),
+            notice: None,
         }))
     }
 

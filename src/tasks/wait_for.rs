@@ -135,6 +135,7 @@ impl Module for WaitFor {
             runs_user_command: true,
             observes_only: true,
             runs_in_check: false,
+            notice: None,
         }))
     }
 }

@@ -257,3 +257,67 @@ pub fn stats(run: &Run) -> Vec<(String, u64, u64, u64, u64)> {
         })
         .collect()
 }
+
+/// A web server for the test hosts: a container serving `dir` over HTTP on port 80. Returns the
+/// container (stopped when dropped) and the address the other containers reach it at.
+pub async fn start_web_server(dir: &Path) -> (ContainerAsync<GenericImage>, String) {
+    let (repo, tag) = image();
+    let container = GenericImage::new(repo, tag)
+        .with_entrypoint("python3")
+        .with_wait_for(WaitFor::message_on_stdout("Serving HTTP"))
+        .with_cmd(["-u", "-m", "http.server", "80", "--directory", "/srv"])
+        .with_mount(Mount::bind_mount(dir.to_str().expect("utf-8 path"), "/srv"))
+        .start()
+        .await
+        .expect("web server container starts");
+    let ip = container_ip(container.id());
+    (container, ip)
+}
+
+/// A package folder for `integration/apt-repo/build.sh`: control fields and files to install.
+pub fn package_dir(root: &Path, name: &str, version: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = root.join(format!("{name}-{version}"));
+    std::fs::create_dir_all(dir.join("DEBIAN")).unwrap();
+    std::fs::write(
+        dir.join("DEBIAN/control"),
+        format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: provision tests <tests@provision.invalid>\nDescription: a package built by the provision tests\n"
+        ),
+    )
+    .unwrap();
+    for (path, content) in files {
+        let target = dir.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, content).unwrap();
+    }
+    dir
+}
+
+/// Builds a signed apt repository in `out` from package folders (see integration/apt-repo).
+pub fn build_apt_repository(out: &Path, packages: &[PathBuf]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/apt-repo/build.sh");
+    let status = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(out)
+        .args(packages)
+        .status()
+        .expect("bash runs");
+    assert!(status.success(), "building the test apt repository failed");
+}
+
+/// A container's address on Docker's bridge, where the other containers reach it.
+pub fn container_ip(id: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+            id,
+        ])
+        .output()
+        .expect("docker inspect runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ip = text.split_whitespace().next().unwrap_or("").to_string();
+    assert!(!ip.is_empty(), "container {id} has no address: {text}");
+    ip
+}
