@@ -6,9 +6,11 @@ pub mod command;
 pub mod copy;
 pub mod debconf;
 pub mod file;
+pub mod filesystem;
 pub mod git;
 pub mod lineinfile;
 pub mod module;
+pub mod mount;
 pub mod remote;
 pub mod service;
 pub mod template;
@@ -42,6 +44,8 @@ pub enum ModuleCall {
     Git(git::GitArgs),
     Uri(uri::UriArgs),
     Debconf(debconf::DebconfArgs),
+    Filesystem(filesystem::FilesystemArgs),
+    Mount(mount::MountArgs),
 }
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -59,6 +63,8 @@ pub const MODULE_NAMES: &[&str] = &[
     "git",
     "uri",
     "debconf",
+    "filesystem",
+    "mount",
 ];
 const KEYWORDS: &[&str] = &[
     "name",
@@ -88,6 +94,8 @@ impl ModuleCall {
             ModuleCall::Git(a) => a.prepare(ctx),
             ModuleCall::Uri(a) => a.prepare(ctx),
             ModuleCall::Debconf(a) => a.prepare(ctx),
+            ModuleCall::Filesystem(a) => a.prepare(ctx),
+            ModuleCall::Mount(a) => a.prepare(ctx),
         }
     }
 }
@@ -112,6 +120,8 @@ impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
             "git" => ModuleCall::Git(Deserialize::deserialize(d)?),
             "uri" => ModuleCall::Uri(Deserialize::deserialize(d)?),
             "debconf" => ModuleCall::Debconf(Deserialize::deserialize(d)?),
+            "filesystem" => ModuleCall::Filesystem(Deserialize::deserialize(d)?),
+            "mount" => ModuleCall::Mount(Deserialize::deserialize(d)?),
             other => unreachable!("module `{other}` is checked before"),
         })
     }

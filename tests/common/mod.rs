@@ -321,3 +321,70 @@ pub fn container_ip(id: &str) -> String {
     assert!(!ip.is_empty(), "container {id} has no address: {text}");
     ip
 }
+
+/// A loop device on this machine backed by a sparse file: a stand-in for an attached cloud
+/// volume. Needs root (losetup); detached when dropped.
+pub struct LoopDevice {
+    pub path: String,
+}
+
+impl LoopDevice {
+    pub fn new(dir: &Path, megabytes: u64) -> LoopDevice {
+        let backing = dir.join("volume.img");
+        let file = std::fs::File::create(&backing).unwrap();
+        file.set_len(megabytes * 1024 * 1024).unwrap();
+        let out = std::process::Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&backing)
+            .output()
+            .expect("losetup runs");
+        assert!(
+            out.status.success(),
+            "losetup failed (the filesystem/mount tests need root and loop devices): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        LoopDevice {
+            path: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        }
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        // On a device still in use the kernel detaches it when it is last closed.
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.path])
+            .status();
+    }
+}
+
+/// A host with `device` as its block device `/dev/vdb`, and the one capability mounting needs
+/// (this Docker refuses --privileged).
+pub async fn start_host_with_volume(name: &str, key: &Key, device: &str) -> Host {
+    let (repo, tag) = image();
+    let device = device.to_string();
+    let container = GenericImage::new(repo, tag)
+        .with_exposed_port(22.tcp())
+        .with_wait_for(WaitFor::message_on_stderr("Server listening"))
+        .with_env_var("AUTHORIZED_KEY", key.public.clone())
+        .with_cap_add("SYS_ADMIN")
+        .with_host_config_modifier(move |config| {
+            config.devices = Some(vec![testcontainers::bollard::models::DeviceMapping {
+                path_on_host: Some(device.clone()),
+                path_in_container: Some("/dev/vdb".into()),
+                cgroup_permissions: Some("rwm".into()),
+            }]);
+        })
+        .start()
+        .await
+        .expect("test host with a volume starts");
+    let port = container
+        .get_host_port_ipv4(22.tcp())
+        .await
+        .expect("ssh port is published");
+    Host {
+        name: name.to_string(),
+        port,
+        container,
+    }
+}
