@@ -24,7 +24,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 echo "building $image with mmdebstrap (about a minute)" >&2
 mmdebstrap --variant=apt --quiet \
-    --include=openssh-server,sudo,systemd,systemd-sysv,dbus,iproute2,procps,ca-certificates,python3,curl,e2fsprogs \
+    --include=openssh-server,sudo,systemd,systemd-sysv,dbus,iproute2,procps,ca-certificates,python3,python3-venv,curl,e2fsprogs \
     --customize-hook='chroot "$1" useradd --create-home --shell /bin/bash --password "*" ubuntu' \
     --customize-hook='echo "ubuntu ALL=(ALL) NOPASSWD:ALL" > "$1/etc/sudoers.d/ubuntu"; chmod 440 "$1/etc/sudoers.d/ubuntu"' \
     --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \

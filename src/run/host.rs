@@ -357,7 +357,8 @@ impl HostRun<'_> {
             .as_ref()
             .map(|o| task.module.registered(o))
             .unwrap_or_default();
-        let usual = if change.observes_only {
+        let changed_by_output = last.as_ref().and_then(|o| task.module.changed_by(o));
+        let usual = if change.observes_only || changed_by_output == Some(false) {
             Status::Ok
         } else {
             Status::Changed

@@ -11,6 +11,7 @@ pub mod git;
 pub mod lineinfile;
 pub mod module;
 pub mod mount;
+pub mod pip;
 pub mod remote;
 pub mod service;
 pub mod template;
@@ -46,6 +47,7 @@ pub enum ModuleCall {
     Debconf(debconf::DebconfArgs),
     Filesystem(filesystem::FilesystemArgs),
     Mount(mount::MountArgs),
+    Pip(pip::PipArgs),
 }
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -65,6 +67,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "debconf",
     "filesystem",
     "mount",
+    "pip",
 ];
 const KEYWORDS: &[&str] = &[
     "name",
@@ -96,6 +99,7 @@ impl ModuleCall {
             ModuleCall::Debconf(a) => a.prepare(ctx),
             ModuleCall::Filesystem(a) => a.prepare(ctx),
             ModuleCall::Mount(a) => a.prepare(ctx),
+            ModuleCall::Pip(a) => a.prepare(ctx),
         }
     }
 }
@@ -122,6 +126,7 @@ impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
             "debconf" => ModuleCall::Debconf(Deserialize::deserialize(d)?),
             "filesystem" => ModuleCall::Filesystem(Deserialize::deserialize(d)?),
             "mount" => ModuleCall::Mount(Deserialize::deserialize(d)?),
+            "pip" => ModuleCall::Pip(Deserialize::deserialize(d)?),
             other => unreachable!("module `{other}` is checked before"),
         })
     }

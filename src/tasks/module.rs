@@ -133,6 +133,12 @@ pub trait Module: Send + Sync + std::fmt::Debug {
         serde_json::Map::new()
     }
 
+    /// Whether the steps changed anything, when only their output can tell (pip compares what
+    /// is installed before and after); `None` keeps the plan's own answer.
+    fn changed_by(&self, _output: &ExecOutput) -> Option<bool> {
+        None
+    }
+
     /// A failure that the step's output shows although it exited 0 (an HTTP status not
     /// expected, say); the executor already fails a step that exits non-zero.
     fn output_failure(&self, _output: &ExecOutput) -> Option<String> {

@@ -388,3 +388,23 @@ pub async fn start_host_with_volume(name: &str, key: &Key, device: &str) -> Host
         container,
     }
 }
+
+/// A local Python package index in `dir/simple/` (plain directory listings, which pip reads):
+/// wheels made by integration/pypi/make_wheel.py from (name, version, requirements).
+pub fn build_package_index(dir: &Path, wheels: &[(&str, &str, &[&str])]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/pypi/make_wheel.py");
+    for (name, version, requires) in wheels {
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(dir.join("simple"))
+            .args([name, version])
+            .args(*requires)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "making the wheel {name} {version} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
