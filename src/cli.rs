@@ -16,6 +16,9 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Deploy a role: make sure COUNT instances exist, wait for SSH, write the inventory, and
+    /// apply the role to all of them. `provision ROLE …` is short for `provision deploy ROLE …`.
+    Deploy(DeployArgs),
     /// Apply a role's tasks to the hosts of an inventory group named like the role.
     Run(RunArgs),
     /// Show an inventory as `ansible-inventory` does: --list, --graph or --host NAME.
@@ -41,6 +44,52 @@ pub enum Command {
         #[command(subcommand)]
         action: SnapshotAction,
     },
+    /// `provision ROLE …`: read as `provision deploy ROLE …`.
+    #[command(external_subcommand)]
+    External(Vec<String>),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DeployArgs {
+    /// The role: its tasks, applied to the inventory group [ROLE].
+    pub role: String,
+    /// How many instances the role should have; default: roles.<role>.count in configure.json,
+    /// else 1. Never terminates: a smaller count says what it would take.
+    #[arg(long)]
+    pub count: Option<u32>,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// The inventory to write the role's group into (other groups and lines are kept).
+    #[arg(
+        long = "inventory",
+        visible_alias = "hosts",
+        short = 'i',
+        value_name = "FILE",
+        default_value = "inventory"
+    )]
+    pub inventory: PathBuf,
+    /// Seconds to wait for a new instance to answer SSH with the key.
+    #[arg(long = "ssh-timeout", default_value_t = 300)]
+    pub ssh_timeout: u64,
+    /// Extra variables: key=value, a JSON object, or @file.json.
+    #[arg(long = "extra-vars", short = 'e', value_name = "VARS")]
+    pub extra_vars: Vec<String>,
+    /// How many hosts are worked on at once.
+    #[arg(long, short = 'f', default_value_t = 50)]
+    pub forks: usize,
+    /// Also print tasks that were already as wanted.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// known_hosts file to verify host keys against.
+    #[arg(
+        long = "known-hosts",
+        value_name = "FILE",
+        env = "PROVISION_KNOWN_HOSTS"
+    )]
+    pub known_hosts: Option<PathBuf>,
+    /// Read task files from DIR, templates from DIR/../templates, files from DIR/../files.
+    #[arg(long = "tasks-dir", value_name = "DIR")]
+    pub tasks_dir: Option<PathBuf>,
 }
 
 /// `--hosts FILE`, shared by the commands that read an inventory.
@@ -85,6 +134,10 @@ pub struct CloudArgs {
     /// Seconds to wait for a state change before giving up.
     #[arg(long = "wait-timeout", global = true, default_value_t = 600)]
     pub wait_timeout: u64,
+    /// The cloud: `docker` (local containers, no configure.json needed) or `ec2`; default:
+    /// configure.json's `cloud`.
+    #[arg(long, global = true, value_enum)]
+    pub cloud: Option<crate::config::CloudKind>,
 }
 
 #[derive(Subcommand, Debug)]

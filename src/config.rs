@@ -33,23 +33,83 @@ pub enum ConfigError {
     },
 }
 
+/// Which cloud instances come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CloudKind {
+    /// An EC2 API: AWS, or an OpenStack EC2-compatible endpoint such as Nectar's.
+    #[default]
+    Ec2,
+    /// Local Docker containers of the project's host image.
+    Docker,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CloudConfig {
+struct Ec2Settings {
     /// EC2-compatible endpoint URL; empty or absent means AWS.
     #[serde(default)]
+    endpoint: String,
+    region: String,
+    #[serde(default)]
+    availability_zone: String,
+}
+
+/// `"cloud": {"endpoint": …, "region": …}` for EC2, or `"cloud": "docker"`.
+#[derive(Debug, Clone, Default)]
+pub struct CloudConfig {
+    pub kind: CloudKind,
     pub endpoint: String,
     pub region: String,
-    #[serde(default)]
     pub availability_zone: String,
+}
+
+impl<'de> Deserialize<'de> for CloudConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = CloudConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object with endpoint, region and availability_zone, or \"docker\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<CloudConfig, E> {
+                match v {
+                    "docker" => Ok(CloudConfig {
+                        kind: CloudKind::Docker,
+                        ..CloudConfig::default()
+                    }),
+                    other => Err(E::custom(format!(
+                        "`{other}` is not a cloud: write \"docker\", or an object with endpoint and region for EC2"
+                    ))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<CloudConfig, A::Error> {
+                let s =
+                    Ec2Settings::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(CloudConfig {
+                    kind: CloudKind::Ec2,
+                    endpoint: s.endpoint,
+                    region: s.region,
+                    availability_zone: s.availability_zone,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceConfig {
+    #[serde(default)]
     pub image_id: String,
+    #[serde(default)]
     pub instance_type: String,
+    #[serde(default)]
     pub key_name: String,
+    #[serde(default)]
     pub key_file: String,
     #[serde(default)]
     pub security_groups: Vec<String>,
@@ -60,6 +120,22 @@ pub struct InstanceConfig {
 fn default_ssh_user() -> String {
     "ubuntu".to_string()
 }
+
+impl Default for InstanceConfig {
+    fn default() -> Self {
+        InstanceConfig {
+            image_id: String::new(),
+            instance_type: String::new(),
+            key_name: String::new(),
+            key_file: String::new(),
+            security_groups: Vec::new(),
+            ssh_user: default_ssh_user(),
+        }
+    }
+}
+
+/// The key the Docker cloud uses when configure.json names none; made on first use.
+pub const DOCKER_KEY_FILE: &str = ".provision/docker-key";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,6 +179,7 @@ pub struct Config {
     /// Tags every instance and volume as `provision:project`; lists show only this project's.
     pub project: String,
     pub cloud: CloudConfig,
+    #[serde(default)]
     pub instances: InstanceConfig,
     #[serde(default)]
     pub roles: IndexMap<String, RoleConfig>,
@@ -116,6 +193,22 @@ pub struct Config {
 }
 
 impl Config {
+    /// The settings of the Docker cloud when there is no configure.json: project `local`.
+    pub fn local(path: &Path) -> Config {
+        Config {
+            project: "local".into(),
+            cloud: CloudConfig {
+                kind: CloudKind::Docker,
+                ..CloudConfig::default()
+            },
+            instances: InstanceConfig::default(),
+            roles: IndexMap::new(),
+            vars: serde_json::Map::new(),
+            credentials: None,
+            path: path.to_owned(),
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
@@ -162,16 +255,14 @@ impl Config {
     }
 
     fn check_values(&self) -> Result<(), ConfigError> {
-        let name_ok = |s: &str| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        };
         if !name_ok(&self.project) {
             return Err(self.value_error(
                 "project",
                 format!("`{}` must be letters, digits, `-` or `_`", self.project),
             ));
+        }
+        if self.cloud.kind == CloudKind::Docker {
+            return self.check_roles();
         }
         let endpoint = &self.cloud.endpoint;
         let is_url = endpoint.starts_with("https://") || endpoint.starts_with("http://");
@@ -192,9 +283,13 @@ impl Config {
             ("instances.ssh_user", &self.instances.ssh_user),
         ] {
             if value.trim().is_empty() {
-                return Err(self.value_error(field, "must not be empty".into()));
+                return Err(self.value_error(field, "must be set for the EC2 cloud".into()));
             }
         }
+        self.check_roles()
+    }
+
+    fn check_roles(&self) -> Result<(), ConfigError> {
         for (role, rc) in &self.roles {
             if !name_ok(role) {
                 return Err(self.value_error(
@@ -242,7 +337,13 @@ impl Config {
     /// Checked before any instance is launched. Relative paths are relative to configure.json.
     pub fn key_file(&self) -> Result<PathBuf, ConfigError> {
         use std::os::unix::fs::PermissionsExt;
-        let raw = Path::new(&self.instances.key_file);
+        let docker_default =
+            self.cloud.kind == CloudKind::Docker && self.instances.key_file.is_empty();
+        let raw = Path::new(if docker_default {
+            DOCKER_KEY_FILE
+        } else {
+            &self.instances.key_file
+        });
         let path = if raw.is_absolute() {
             raw.to_owned()
         } else {
@@ -253,6 +354,9 @@ impl Config {
             key_file: path.display().to_string(),
             problem,
         };
+        if docker_default && !path.exists() {
+            generate_key(&path).map_err(|e| problem(format!("cannot make a key there: {e}")))?;
+        }
         let meta = std::fs::metadata(&path).map_err(|_| {
             problem(format!(
                 "does not exist: save the private key of key pair `{}` there",
@@ -279,6 +383,39 @@ impl Config {
             .instance_type
             .unwrap_or_else(|| self.instances.instance_type.clone())
     }
+}
+
+/// A new ed25519 key pair in OpenSSH format, private file 0600 and `.pub` beside it.
+fn generate_key(path: &Path) -> Result<(), String> {
+    use russh::keys::ssh_key::{LineEnding, private::Ed25519Keypair};
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let seed: [u8; 32] = rand::random();
+    let key = russh::keys::PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+    let private = key.to_openssh(LineEnding::LF).map_err(|e| e.to_string())?;
+    let public = key.public_key().to_openssh().map_err(|e| e.to_string())?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(private.as_bytes()))
+        .map_err(|e| e.to_string())?;
+    std::fs::write(
+        path.with_extension("pub"),
+        format!("{public} provision-docker\n"),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Project and role names: letters, digits, `-` and `_`.
+fn name_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn strip_position(message: &str) -> String {
@@ -331,7 +468,20 @@ mod tests {
         );
         assert_eq!(
             err(&GOOD.replace("\"image_id\": \"ami-190a1773\", ", "")),
-            "configure.json:5:54: instances: missing field `image_id`"
+            "configure.json: instances.image_id: must be set for the EC2 cloud"
+        );
+        let docker = Config::parse(
+            Path::new("configure.json"),
+            r#"{"project": "demo", "cloud": "docker", "roles": {"web": {"count": 2}}}"#,
+        )
+        .unwrap();
+        assert_eq!(docker.cloud.kind, CloudKind::Docker);
+        assert_eq!(
+            err(&GOOD.replace(
+                r#""cloud": {"endpoint""#,
+                r#""cloud": "openstack", "x": {"endpoint""#
+            )),
+            "configure.json:3:22: cloud: `openstack` is not a cloud: write \"docker\", or an object with endpoint and region for EC2"
         );
         assert_eq!(
             err(&GOOD.replace("\"size\": 40", "\"size\": 0")),
@@ -343,7 +493,7 @@ mod tests {
         );
         assert_eq!(
             err(r#"{"project": "p", "cloud": {"region": "r"}}"#),
-            "configure.json:1:42: missing field `instances`"
+            "configure.json: instances.image_id: must be set for the EC2 cloud"
         );
         assert_eq!(
             err("{\"project\": "),

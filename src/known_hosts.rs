@@ -117,6 +117,84 @@ impl KnownHosts {
     }
 }
 
+/// What pinning changed in the file.
+#[derive(Debug, PartialEq)]
+pub struct Pinned {
+    /// Entries for the host with other keys, dropped: the cloud vouches for the new keys.
+    pub replaced: usize,
+    pub added: usize,
+}
+
+impl KnownHosts {
+    /// Makes `keys` the host's recorded keys. Used with keys read through the cloud's API (the
+    /// console output cloud-init writes, or the container itself), which vouches for them: an
+    /// entry with another key is a previous machine at a reused address, and is dropped.
+    /// `@revoked` lines are kept. The file is rewritten atomically.
+    pub fn pin(
+        &self,
+        host: &str,
+        port: u16,
+        keys: &[PublicKey],
+    ) -> Result<Pinned, KnownHostsError> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let pattern = host_pattern(host, port);
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => {
+                return Err(KnownHostsError::Read {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        let mut kept = Vec::new();
+        let mut present: Vec<&PublicKey> = Vec::new();
+        let mut replaced = 0;
+        for line in text.lines() {
+            let mut fields = line.split_whitespace();
+            let first = fields.next().unwrap_or_default();
+            let entry = !first.is_empty() && !first.starts_with('#') && !first.starts_with('@');
+            if entry && hosts_field_matches(first, &pattern) {
+                let recorded = match (fields.next(), fields.next()) {
+                    (Some(a), Some(b)) => PublicKey::from_openssh(&format!("{a} {b}")).ok(),
+                    _ => None,
+                };
+                match recorded.and_then(|r| keys.iter().find(|k| k.key_data() == r.key_data())) {
+                    Some(k) => present.push(k),
+                    None => {
+                        replaced += 1;
+                        continue;
+                    }
+                }
+            }
+            kept.push(line.to_string());
+        }
+        let mut added = 0;
+        for key in keys {
+            if present.iter().any(|p| p.key_data() == key.key_data()) {
+                continue;
+            }
+            let openssh = key.to_openssh().map_err(|e| KnownHostsError::Write {
+                path: self.path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            kept.push(format!("{pattern} {openssh}"));
+            added += 1;
+        }
+        if replaced + added > 0 {
+            let content = kept.join("\n") + "\n";
+            crate::inventory::write_atomically(&self.path, &content).map_err(|e| {
+                KnownHostsError::Write {
+                    path: self.path.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                }
+            })?;
+        }
+        Ok(Pinned { replaced, added })
+    }
+}
+
 fn check_text(text: &str, pattern: &str, key: &PublicKey) -> Verdict {
     let mut changed = None;
     let mut known = false;
@@ -211,6 +289,38 @@ mod tests {
 
     fn key(s: &str) -> PublicKey {
         PublicKey::from_openssh(s).unwrap()
+    }
+
+    #[test]
+    fn pinning_replaces_a_previous_machines_key_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        std::fs::write(
+            &path,
+            format!("# mine\nexample.org {ED_A}\n10.0.0.5 {ED_A}\n@revoked 10.0.0.5 {ED_B}\n"),
+        )
+        .unwrap();
+        let kh = KnownHosts::new(path.clone());
+        let pinned = kh.pin("10.0.0.5", 22, &[key(ED_B)]).unwrap();
+        assert_eq!(
+            pinned,
+            Pinned {
+                replaced: 1,
+                added: 1
+            }
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            format!("# mine\nexample.org {ED_A}\n@revoked 10.0.0.5 {ED_B}\n10.0.0.5 {ED_B}\n")
+        );
+        assert_eq!(
+            kh.pin("10.0.0.5", 22, &[key(ED_B)]).unwrap(),
+            Pinned {
+                replaced: 0,
+                added: 0
+            }
+        );
     }
 
     #[test]

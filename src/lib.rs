@@ -4,6 +4,7 @@ pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod config;
+pub mod deploy;
 pub mod inventory;
 pub mod known_hosts;
 pub mod render;

@@ -16,7 +16,26 @@ async fn main() {
             std::process::exit(status);
         }
     };
+    let cli = match cli.command {
+        // `provision couchdb --count 3` is `provision deploy couchdb --count 3`.
+        Command::External(args) => {
+            let all = ["provision", "deploy"]
+                .into_iter()
+                .map(String::from)
+                .chain(args);
+            match Cli::try_parse_from(all) {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = e.print();
+                    std::process::exit(exit::USAGE);
+                }
+            }
+        }
+        _ => cli,
+    };
     let result = match &cli.command {
+        Command::Deploy(args) => provision::commands::deploy::deploy(args).await,
+        Command::External(_) => unreachable!("read as deploy above"),
         Command::Run(args) => provision::commands::run::run_role(args).await,
         Command::Inventory(args) => provision::commands::inventory::show(args),
         Command::Instance { cloud, action } => {

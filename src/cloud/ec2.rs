@@ -2,8 +2,8 @@
 
 use super::wait::{self, WaitOptions};
 use super::{
-    Cloud, CloudError, Instance, LaunchSpec, Snapshot, TAG_NAME, TAG_PROJECT, TAG_ROLE, Volume,
-    hint_for,
+    Cloud, CloudError, Instance, LaunchSpec, RoleVolume, Snapshot, TAG_NAME, TAG_PROJECT, TAG_ROLE,
+    Volume, hint_for,
 };
 use crate::config::Config;
 use aws_sdk_ec2::Client;
@@ -12,6 +12,7 @@ use aws_sdk_ec2::types::{
     Filter, InstanceType, Placement, ResourceType, Tag, TagSpecification, VolumeType,
 };
 use aws_smithy_types::date_time::Format;
+use base64::Engine;
 
 pub struct Ec2 {
     client: Client,
@@ -199,64 +200,6 @@ impl Ec2 {
         Ok(out)
     }
 
-    pub async fn reboot(&self, ids: &[String]) -> Result<(), CloudError> {
-        self.client
-            .reboot_instances()
-            .set_instance_ids(Some(ids.to_vec()))
-            .send()
-            .await
-            .map_err(|e| self.err("RebootInstances", e))?;
-        Ok(())
-    }
-
-    pub async fn stop(&self, ids: &[String]) -> Result<(), CloudError> {
-        self.client
-            .stop_instances()
-            .set_instance_ids(Some(ids.to_vec()))
-            .send()
-            .await
-            .map_err(|e| self.err("StopInstances", e))?;
-        Ok(())
-    }
-
-    pub async fn start(&self, ids: &[String]) -> Result<(), CloudError> {
-        self.client
-            .start_instances()
-            .set_instance_ids(Some(ids.to_vec()))
-            .send()
-            .await
-            .map_err(|e| self.err("StartInstances", e))?;
-        Ok(())
-    }
-
-    /// Waits until every instance is in `wanted`; an instance that is gone counts as terminated.
-    pub async fn wait_instances(
-        &self,
-        ids: &[String],
-        wanted: &str,
-        options: &WaitOptions,
-    ) -> Result<(), CloudError> {
-        let what = if ids.len() == 1 {
-            ids[0].clone()
-        } else {
-            format!("{} instances", ids.len())
-        };
-        wait::until(&what, wanted, options, || async {
-            let found = match self.describe_instances(ids).await {
-                Ok(f) => f,
-                Err(e) if wanted == "terminated" && is_not_found(&e) => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            let pending: Vec<String> = found
-                .iter()
-                .filter(|i| i.state != wanted)
-                .map(|i| format!("{} {}", i.id, i.state))
-                .collect();
-            Ok((!pending.is_empty()).then(|| pending.join(", ")))
-        })
-        .await
-    }
-
     pub async fn list_volumes(&self) -> Result<Vec<Volume>, CloudError> {
         let resp = self
             .client
@@ -292,6 +235,16 @@ impl Ec2 {
         } else {
             format!("{}-{role}-volume", self.project)
         };
+        self.create_volume_named(size_gib, zone, role, &name).await
+    }
+
+    async fn create_volume_named(
+        &self,
+        size_gib: u32,
+        zone: &str,
+        role: &str,
+        name: &str,
+    ) -> Result<Volume, CloudError> {
         let resp = self
             .client
             .create_volume()
@@ -300,7 +253,7 @@ impl Ec2 {
             .volume_type(VolumeType::Standard)
             .tag_specifications(tags(
                 &[
-                    (TAG_NAME, &name),
+                    (TAG_NAME, name),
                     (TAG_ROLE, role),
                     (TAG_PROJECT, &self.project),
                 ],
@@ -451,6 +404,137 @@ impl Ec2 {
 
 #[async_trait::async_trait]
 impl Cloud for Ec2 {
+    fn kind(&self) -> &'static str {
+        "ec2"
+    }
+
+    async fn reboot(&self, ids: &[String]) -> Result<(), CloudError> {
+        self.client
+            .reboot_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| self.err("RebootInstances", e))?;
+        Ok(())
+    }
+
+    async fn stop(&self, ids: &[String]) -> Result<(), CloudError> {
+        self.client
+            .stop_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| self.err("StopInstances", e))?;
+        Ok(())
+    }
+
+    async fn start(&self, ids: &[String]) -> Result<(), CloudError> {
+        self.client
+            .start_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| self.err("StartInstances", e))?;
+        Ok(())
+    }
+
+    /// Waits until every instance is in `wanted`; an instance that is gone counts as terminated.
+    async fn wait_instances(
+        &self,
+        ids: &[String],
+        wanted: &str,
+        options: &WaitOptions,
+    ) -> Result<(), CloudError> {
+        let what = if ids.len() == 1 {
+            ids[0].clone()
+        } else {
+            format!("{} instances", ids.len())
+        };
+        wait::until(&what, wanted, options, || async {
+            let found = match self.describe_instances(ids).await {
+                Ok(f) => f,
+                Err(e) if wanted == "terminated" && is_not_found(&e) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let pending: Vec<String> = found
+                .iter()
+                .filter(|i| i.state != wanted)
+                .map(|i| format!("{} {}", i.id, i.state))
+                .collect();
+            Ok((!pending.is_empty()).then(|| pending.join(", ")))
+        })
+        .await
+    }
+
+    async fn host_keys(&self, instance: &Instance) -> Result<Vec<String>, CloudError> {
+        let resp = self
+            .client
+            .get_console_output()
+            .instance_id(&instance.id)
+            .send()
+            .await
+            .map_err(|e| self.err("GetConsoleOutput", e))?;
+        let Some(encoded) = resp.output() else {
+            return Ok(Vec::new());
+        };
+        let text = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_else(|_| encoded.to_string());
+        Ok(super::host_keys_from_console(&text))
+    }
+
+    fn ssh_address(&self, instance: &Instance) -> (String, u16) {
+        let address = if instance.public_ip.is_empty() {
+            instance.private_ip.clone()
+        } else {
+            instance.public_ip.clone()
+        };
+        (address, 22)
+    }
+
+    async fn ensure_role_volume(
+        &self,
+        instance: &Instance,
+        size_gib: u32,
+        device: &str,
+        options: &WaitOptions,
+    ) -> Result<RoleVolume, CloudError> {
+        let volumes = self.list_volumes().await?;
+        if let Some(v) = volumes
+            .iter()
+            .find(|v| v.attached_to == instance.id && v.role == instance.role)
+        {
+            return Ok(RoleVolume::Attached(v.clone()));
+        }
+        // A volume an interrupted run made but did not attach is used, not made twice.
+        let spare = volumes.into_iter().find(|v| {
+            v.role == instance.role
+                && v.attached_to.is_empty()
+                && v.state == "available"
+                && v.zone == instance.zone
+                && v.name == format!("{}-volume", instance.name)
+        });
+        let volume = match spare {
+            Some(v) => v,
+            None => {
+                let v = self
+                    .create_volume_named(
+                        size_gib,
+                        &instance.zone,
+                        &instance.role,
+                        &format!("{}-volume", instance.name),
+                    )
+                    .await?;
+                self.wait_volume(&v.id, "available", options).await?;
+                v
+            }
+        };
+        self.attach_volume(&volume.id, &instance.id, device).await?;
+        self.wait_volume(&volume.id, "in-use", options).await?;
+        Ok(RoleVolume::Created(self.describe_volume(&volume.id).await?))
+    }
+
     async fn list_instances(&self, role: Option<&str>) -> Result<Vec<Instance>, CloudError> {
         let filters = match role {
             Some(r) => vec![

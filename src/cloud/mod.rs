@@ -1,10 +1,12 @@
 //! Cloud resources as provision sees them, and the EC2 implementation. Every instance and volume
 //! provision creates carries the tags below, so lists can filter by role and later runs find them.
 
+pub mod docker;
 pub mod ec2;
 pub mod wait;
 
 use serde::Serialize;
+use wait::WaitOptions;
 
 pub const TAG_NAME: &str = "Name";
 pub const TAG_ROLE: &str = "provision:role";
@@ -90,6 +92,11 @@ pub enum CloudError {
     NotFound(String),
     #[error("{0}")]
     Refused(String),
+    /// The cloud cannot do this at all (volumes on the Docker cloud).
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{operation}: {message}")]
+    Docker { operation: String, message: String },
 }
 
 impl CloudError {
@@ -104,6 +111,9 @@ impl CloudError {
                  `provision instance list`, or raise --wait-timeout"
                     .into(),
             ),
+            CloudError::Docker { .. } => {
+                Some("is Docker running, and may this user use it? (`docker info` shows it)".into())
+            }
             _ => None,
         }
     }
@@ -168,18 +178,90 @@ pub fn hint_for(code: &str) -> Option<String> {
     Some(hint.to_string())
 }
 
-/// The operations the commands need; EC2 now, local Docker containers later.
+/// A volume of a role's instance, as deploy leaves it.
+#[derive(Debug)]
+pub enum RoleVolume {
+    /// Already attached (an earlier run made it).
+    Attached(Volume),
+    Created(Volume),
+}
+
+/// The operations the commands need, on EC2 or on local Docker containers.
 #[async_trait::async_trait]
 pub trait Cloud: Send + Sync {
+    /// `ec2` or `docker`, for messages.
+    fn kind(&self) -> &'static str;
     async fn list_instances(&self, role: Option<&str>) -> Result<Vec<Instance>, CloudError>;
     async fn describe_instances(&self, ids: &[String]) -> Result<Vec<Instance>, CloudError>;
     async fn launch(&self, spec: &LaunchSpec) -> Result<Vec<Instance>, CloudError>;
     async fn terminate(&self, ids: &[String]) -> Result<(), CloudError>;
+    async fn reboot(&self, ids: &[String]) -> Result<(), CloudError>;
+    async fn stop(&self, ids: &[String]) -> Result<(), CloudError>;
+    async fn start(&self, ids: &[String]) -> Result<(), CloudError>;
+    /// Waits until every instance is in `wanted`; an instance that is gone counts as terminated.
+    async fn wait_instances(
+        &self,
+        ids: &[String],
+        wanted: &str,
+        options: &WaitOptions,
+    ) -> Result<(), CloudError>;
+    /// The instance's SSH host keys (`type base64` lines) as the cloud itself reports them,
+    /// through its API: empty when it does not (yet).
+    async fn host_keys(&self, instance: &Instance) -> Result<Vec<String>, CloudError>;
+    /// Where provision reaches the instance over SSH.
+    fn ssh_address(&self, instance: &Instance) -> (String, u16);
+    /// Makes sure the instance has a volume of the role attached at `device`.
+    async fn ensure_role_volume(
+        &self,
+        instance: &Instance,
+        size_gib: u32,
+        device: &str,
+        options: &WaitOptions,
+    ) -> Result<RoleVolume, CloudError>;
+}
+
+/// The SSH host keys cloud-init prints on the console between its markers.
+pub fn host_keys_from_console(output: &str) -> Vec<String> {
+    let Some(start) = output.find("-----BEGIN SSH HOST KEY KEYS-----") else {
+        return Vec::new();
+    };
+    let rest = &output[start..];
+    let end = rest
+        .find("-----END SSH HOST KEY KEYS-----")
+        .unwrap_or(rest.len());
+    rest[..end]
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let (kind, blob) = (words.next()?, words.next()?);
+            (kind.starts_with("ssh-") || kind.starts_with("ecdsa-"))
+                .then(|| format!("{kind} {blob}"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_keys_are_read_between_cloud_inits_markers() {
+        let console = "[   5.1] cloud-init[812]: ci-info: ok\n\
+            -----BEGIN SSH HOST KEY KEYS-----\n\
+            ecdsa-sha2-nistp256 AAAAE2VjZHNh root@db1\n\
+            ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 root@db1\n\
+            -----END SSH HOST KEY KEYS-----\n\
+            ssh-rsa AAAAnot-in-the-block\n";
+        assert_eq!(
+            host_keys_from_console(console),
+            vec![
+                "ecdsa-sha2-nistp256 AAAAE2VjZHNh".to_string(),
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5".to_string()
+            ]
+        );
+        assert!(host_keys_from_console("Linux version 6.1").is_empty());
+    }
 
     #[test]
     fn hints_name_what_to_check() {

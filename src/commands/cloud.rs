@@ -2,28 +2,80 @@
 
 use super::{AppError, table};
 use crate::cli::{CloudArgs, InstanceAction, SnapshotAction, VolumeAction};
+use crate::cloud::docker::Docker;
 use crate::cloud::ec2::Ec2;
 use crate::cloud::wait::WaitOptions;
 use crate::cloud::{Cloud, CloudError, Instance, LaunchSpec, Snapshot, Volume};
-use crate::config::Config;
+use crate::config::{CloudKind, Config, ConfigError};
 use crate::run::progress::print_line;
 use crate::run::report::exit;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
-/// Loads and checks configure.json (nothing reaches the cloud before it is valid), then connects.
-async fn open(args: &CloudArgs) -> Result<(Config, Ec2, WaitOptions), AppError> {
-    let config = Config::load(&args.config)?;
+/// Loads and checks configure.json (nothing reaches the cloud before it is valid). With
+/// `--cloud docker` and no configure.json, the local defaults (project `local`) apply.
+pub fn load_config(args: &CloudArgs) -> Result<Config, AppError> {
+    let mut config = if args.cloud == Some(CloudKind::Docker) && !args.config.exists() {
+        Config::local(&args.config)
+    } else {
+        Config::load(&args.config)?
+    };
+    if let Some(kind) = args.cloud
+        && kind != config.cloud.kind
+    {
+        if kind == CloudKind::Ec2 {
+            return Err(AppError::Config(ConfigError::Value {
+                path: config.path.display().to_string(),
+                field: "cloud".into(),
+                message: "--cloud ec2 needs the EC2 settings (endpoint, region) in configure.json"
+                    .into(),
+            }));
+        }
+        config.cloud.kind = kind;
+    }
     for w in config.warnings() {
         eprintln!("warning: {w}");
     }
-    let ec2 = Ec2::connect(&config).await;
-    let wait = WaitOptions {
+    Ok(config)
+}
+
+pub fn wait_options(args: &CloudArgs) -> WaitOptions {
+    WaitOptions {
         timeout: Duration::from_secs(args.wait_timeout),
         show_progress: std::io::stderr().is_terminal(),
         ..WaitOptions::default()
-    };
-    Ok((config, ec2, wait))
+    }
+}
+
+/// The cloud configure.json (or --cloud) names.
+pub async fn connect(config: &Config) -> Result<Box<dyn Cloud>, AppError> {
+    Ok(match config.cloud.kind {
+        CloudKind::Ec2 => Box::new(Ec2::connect(config).await),
+        CloudKind::Docker => Box::new(Docker::new(&config.project, &config.key_file()?)?),
+    })
+}
+
+/// Volumes and snapshots exist on EC2 only.
+async fn open_ec2(args: &CloudArgs) -> Result<(Config, Ec2, WaitOptions), AppError> {
+    let config = load_config(args)?;
+    if config.cloud.kind == CloudKind::Docker {
+        return Err(AppError::Cloud(CloudError::Unsupported(
+            "volumes and snapshots are not supported on the docker cloud".into(),
+        )));
+    }
+    let ec2 = Ec2::connect(&config).await;
+    Ok((config, ec2, wait_options(args)))
+}
+
+/// The number after the last `<project>-<role>-<n>` name: new instances are numbered from there.
+pub fn next_index(existing: &[Instance], project: &str, role: &str) -> u32 {
+    let prefix = format!("{project}-{role}-");
+    existing
+        .iter()
+        .filter_map(|i| i.name.strip_prefix(&prefix)?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1
 }
 
 /// A resource shown by a `list` command: as a table row, or as JSON.
@@ -135,13 +187,15 @@ fn confirm(question: &str) -> Result<(), AppError> {
 }
 
 pub async fn instance(args: &CloudArgs, action: &InstanceAction) -> Result<i32, AppError> {
-    let (config, ec2, wait) = open(args).await?;
+    let config = load_config(args)?;
+    let wait = wait_options(args);
+    let cloud = connect(&config).await?;
     match action {
         InstanceAction::List {
             role,
             json: as_json,
         } => {
-            let list = ec2.list_instances(role.as_deref()).await?;
+            let list = cloud.list_instances(role.as_deref()).await?;
             show(&list, *as_json);
         }
         InstanceAction::Launch {
@@ -153,12 +207,12 @@ pub async fn instance(args: &CloudArgs, action: &InstanceAction) -> Result<i32, 
             // The key the instances will be reached with must be usable before anything is launched.
             config.key_file()?;
             let count = count.or(config.role(role).count).unwrap_or(1);
-            let existing = ec2
+            let existing: Vec<Instance> = cloud
                 .list_instances(Some(role))
                 .await?
                 .into_iter()
                 .filter(|i| i.state != "terminated" && i.state != "shutting-down")
-                .count() as u32;
+                .collect();
             let spec = LaunchSpec {
                 project: config.project.clone(),
                 role: role.clone(),
@@ -168,20 +222,20 @@ pub async fn instance(args: &CloudArgs, action: &InstanceAction) -> Result<i32, 
                 key_name: config.instances.key_name.clone(),
                 security_groups: config.instances.security_groups.clone(),
                 zone: config.cloud.availability_zone.clone(),
-                first_index: existing + 1,
+                first_index: next_index(&existing, &config.project, role),
             };
-            let launched = ec2.launch(&spec).await?;
+            let launched = cloud.launch(&spec).await?;
             let ids: Vec<String> = launched.iter().map(|i| i.id.clone()).collect();
             let shown = if *no_wait {
                 launched
             } else {
-                ec2.wait_instances(&ids, "running", &wait).await?;
-                ec2.describe_instances(&ids).await?
+                cloud.wait_instances(&ids, "running", &wait).await?;
+                cloud.describe_instances(&ids).await?
             };
             show(&shown, *as_json);
         }
         InstanceAction::Terminate { ids, yes, no_wait } => {
-            let found = ec2.describe_instances(ids).await?;
+            let found = cloud.describe_instances(ids).await?;
             if !yes {
                 let what: Vec<String> = found
                     .iter()
@@ -196,9 +250,9 @@ pub async fn instance(args: &CloudArgs, action: &InstanceAction) -> Result<i32, 
                     .collect();
                 confirm(&format!("terminate {}?", what.join(", ")))?;
             }
-            ec2.terminate(ids).await?;
+            cloud.terminate(ids).await?;
             if !no_wait {
-                ec2.wait_instances(ids, "terminated", &wait).await?;
+                cloud.wait_instances(ids, "terminated", &wait).await?;
             }
             for id in ids {
                 print_line(&format!(
@@ -212,15 +266,15 @@ pub async fn instance(args: &CloudArgs, action: &InstanceAction) -> Result<i32, 
             }
         }
         InstanceAction::Reboot { ids } => {
-            ec2.reboot(ids).await?;
+            cloud.reboot(ids).await?;
             for id in ids {
                 print_line(&format!("rebooting {id}"));
             }
         }
         InstanceAction::Stop { ids, no_wait } => {
-            ec2.stop(ids).await?;
+            cloud.stop(ids).await?;
             if !no_wait {
-                ec2.wait_instances(ids, "stopped", &wait).await?;
+                cloud.wait_instances(ids, "stopped", &wait).await?;
             }
             for id in ids {
                 print_line(&format!(
@@ -230,9 +284,9 @@ pub async fn instance(args: &CloudArgs, action: &InstanceAction) -> Result<i32, 
             }
         }
         InstanceAction::Start { ids, no_wait } => {
-            ec2.start(ids).await?;
+            cloud.start(ids).await?;
             if !no_wait {
-                ec2.wait_instances(ids, "running", &wait).await?;
+                cloud.wait_instances(ids, "running", &wait).await?;
             }
             for id in ids {
                 print_line(&format!(
@@ -246,7 +300,7 @@ pub async fn instance(args: &CloudArgs, action: &InstanceAction) -> Result<i32, 
 }
 
 pub async fn volume(args: &CloudArgs, action: &VolumeAction) -> Result<i32, AppError> {
-    let (config, ec2, wait) = open(args).await?;
+    let (config, ec2, wait) = open_ec2(args).await?;
     match action {
         VolumeAction::List { json: as_json } => {
             let list = ec2.list_volumes().await?;
@@ -311,7 +365,7 @@ pub async fn volume(args: &CloudArgs, action: &VolumeAction) -> Result<i32, AppE
 }
 
 pub async fn snapshot(args: &CloudArgs, action: &SnapshotAction) -> Result<i32, AppError> {
-    let (_config, ec2, _wait) = open(args).await?;
+    let (_config, ec2, _wait) = open_ec2(args).await?;
     match action {
         SnapshotAction::Create {
             volume,

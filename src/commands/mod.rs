@@ -1,6 +1,7 @@
 //! What each subcommand does, called by the thin `main`.
 
 pub mod cloud;
+pub mod deploy;
 pub mod inventory;
 pub mod run;
 
@@ -32,12 +33,20 @@ pub enum AppError {
     /// The user did not confirm, or could not be asked.
     #[error("{0}")]
     NotConfirmed(String),
+    #[error(transparent)]
+    Key(#[from] crate::ssh::KeyError),
+    /// A deploy step failed after the cloud was touched; the message says what exists now.
+    #[error("{message}")]
+    Deploy {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 impl AppError {
     pub fn exit_status(&self) -> i32 {
         match self {
-            AppError::Cloud(_) => exit::ERROR,
+            AppError::Cloud(_) | AppError::Deploy { .. } => exit::ERROR,
             AppError::NotConfirmed(_) => exit::NOT_CONFIRMED,
             _ => exit::INVALID_INPUT,
         }
@@ -59,6 +68,7 @@ impl AppError {
                     .into(),
             ),
             AppError::Cloud(e) => e.hint(),
+            AppError::Deploy { hint, .. } => hint.clone(),
             _ => None,
         }
     }

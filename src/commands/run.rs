@@ -16,6 +16,15 @@ use std::time::Duration;
 
 /// `provision run`: returns the exit status.
 pub async fn run_role(args: &RunArgs) -> Result<i32, AppError> {
+    run_role_with(args, &serde_json::Map::new()).await
+}
+
+/// As `run_role`, with variables of lower precedence than the inventory's (configure.json's
+/// `vars`, when deploy runs the role).
+pub async fn run_role_with(
+    args: &RunArgs,
+    base_vars: &serde_json::Map<String, serde_json::Value>,
+) -> Result<i32, AppError> {
     let inventory = Inventory::load(&args.inventory.path)?;
     let roles = RoleSource::new(args.tasks_dir.as_deref());
     let source = roles.task_file(&args.role)?;
@@ -32,6 +41,7 @@ pub async fn run_role(args: &RunArgs) -> Result<i32, AppError> {
         limit: args.limit.as_deref(),
         task_file,
         roles,
+        base_vars,
         extra_vars: &extra_vars,
         defaults: &defaults,
     })?;

@@ -1,6 +1,7 @@
 //! Ansible-compatible INI inventories: parse (values typed as Ansible types them), select hosts,
 //! show them as `ansible-inventory` does, write atomically.
 
+pub mod edit;
 mod literal;
 mod ranges;
 pub mod view;

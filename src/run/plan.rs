@@ -87,14 +87,17 @@ pub fn groups_variable(inv: &Inventory) -> Json {
     )
 }
 
-/// A host's variables: inventory (all < groups < host), magic variables, then `-e` (wins).
+/// A host's variables: configure.json's `vars` (deploy only), inventory (all < groups < host),
+/// magic variables, then `-e` (wins).
 pub fn host_variables(
     inv: &Inventory,
     host: &str,
     groups: &Json,
+    base: &Map<String, Json>,
     extra: &Map<String, Json>,
 ) -> Map<String, Json> {
-    let mut vars: Map<String, Json> = inv.host_vars(host).into_iter().collect();
+    let mut vars = base.clone();
+    vars.extend(inv.host_vars(host));
     vars.insert("inventory_hostname".into(), Json::String(host.to_string()));
     vars.insert(
         "group_names".into(),
@@ -245,6 +248,7 @@ pub struct PlanInput<'a> {
     pub limit: Option<&'a str>,
     pub task_file: TaskFile,
     pub roles: RoleSource,
+    pub base_vars: &'a Map<String, Json>,
     pub extra_vars: &'a Map<String, Json>,
     pub defaults: &'a ConnectionDefaults,
 }
@@ -342,7 +346,7 @@ pub fn plan_hosts(input: PlanInput) -> Result<Vec<HostPlan>, PlanError> {
     let mut plans = Vec::new();
     let groups = groups_variable(inv);
     for host in &hosts {
-        let mut vars = host_variables(inv, host, &groups, input.extra_vars);
+        let mut vars = host_variables(inv, host, &groups, input.base_vars, input.extra_vars);
         if let Err(e) = resolve_variables(env, &mut vars) {
             problems.entry(e).or_default().push(host.clone());
             continue;

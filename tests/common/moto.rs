@@ -99,8 +99,15 @@ pub fn write_config(dir: &Path, endpoint: &str) -> PathBuf {
 
 /// Runs `provision ARGS` in `dir` with test credentials (and no instance-metadata lookups).
 pub async fn cloud(dir: &Path, args: &[&str]) -> super::Run {
+    cloud_with_env(dir, args, &[]).await
+}
+
+/// As `cloud`, with more environment variables.
+pub async fn cloud_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> super::Run {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_provision"))
         .args(args)
+        .envs(env.iter().copied())
+        .env("PROVISION_KNOWN_HOSTS", dir.join("known_hosts"))
         .current_dir(dir)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")

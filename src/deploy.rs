@@ -1,0 +1,477 @@
+//! Deploy, before the role runs: find the role's instances by tag and launch only the missing
+//! ones, wait until they run, give each its volume, wait until SSH answers with the key (host
+//! keys pinned from the cloud where it reports them), and write the role's inventory group.
+//! Every step can be re-run: a later run finds what an earlier one made and goes on from there.
+
+use crate::cloud::wait::WaitOptions;
+use crate::cloud::{Cloud, CloudError, Instance, LaunchSpec, RoleVolume};
+use crate::config::{CloudKind, Config};
+use crate::known_hosts::{KnownHosts, Pinned};
+use crate::ssh::{ConnectOptions, Connection, SshError, Target};
+use russh::keys::{PrivateKey, PublicKey};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("{step}: {source}")]
+    Cloud {
+        step: &'static str,
+        #[source]
+        source: CloudError,
+    },
+    #[error("{0}")]
+    Refused(String),
+    #[error("{host} did not answer SSH within {seconds}s: {last}")]
+    SshTimeout {
+        host: String,
+        seconds: u64,
+        last: String,
+    },
+    #[error("{0}")]
+    Ssh(Box<SshError>),
+    #[error("{0}")]
+    Inventory(#[from] crate::inventory::InventoryError),
+}
+
+impl DeployError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            DeployError::Cloud { source, .. } => source.hint(),
+            _ => None,
+        }
+    }
+}
+
+fn cloud_step(step: &'static str) -> impl Fn(CloudError) -> DeployError {
+    move |source| DeployError::Cloud { step, source }
+}
+
+/// Reports one line of deploy's progress.
+pub trait Say: Sync {
+    fn say(&self, line: &str);
+}
+
+/// What deploy knows about the role's instances, for messages that say what exists.
+pub fn describe(instances: &[Instance]) -> String {
+    if instances.is_empty() {
+        return "none".into();
+    }
+    instances
+        .iter()
+        .map(|i| {
+            let address = if i.private_ip.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", i.private_ip)
+            };
+            format!("{} ({} {}{address})", i.name, i.id, i.state)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The role's instances that count: all but the terminated.
+pub async fn role_instances(cloud: &dyn Cloud, role: &str) -> Result<Vec<Instance>, DeployError> {
+    let mut list: Vec<Instance> = cloud
+        .list_instances(Some(role))
+        .await
+        .map_err(cloud_step("finding the role's instances"))?
+        .into_iter()
+        .filter(|i| i.state != "terminated" && i.state != "shutting-down")
+        .collect();
+    list.sort_by_key(|i| name_index(&i.name));
+    Ok(list)
+}
+
+fn name_index(name: &str) -> u32 {
+    name.rsplit('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u32::MAX)
+}
+
+/// Makes sure `count` instances of the role exist and run; launches the missing ones in one
+/// call. Returns all of them, running.
+pub async fn ensure_instances(
+    cloud: &dyn Cloud,
+    config: &Config,
+    role: &str,
+    count: u32,
+    wait: &WaitOptions,
+    out: &dyn Say,
+) -> Result<Vec<Instance>, DeployError> {
+    let mut existing = role_instances(cloud, role).await?;
+    // Declarative: the role should have `count` running instances, so stopped ones (a crashed
+    // container, an instance someone stopped) are started again, not replaced.
+    let stopping: Vec<String> = existing
+        .iter()
+        .filter(|i| i.state == "stopping")
+        .map(|i| i.id.clone())
+        .collect();
+    if !stopping.is_empty() {
+        cloud
+            .wait_instances(&stopping, "stopped", wait)
+            .await
+            .map_err(cloud_step("waiting for stopping instances to stop"))?;
+        existing = role_instances(cloud, role).await?;
+    }
+    let stopped: Vec<&Instance> = existing.iter().filter(|i| i.state == "stopped").collect();
+    if !stopped.is_empty() {
+        out.say(&format!(
+            "{role}: starting {} stopped instance(s): {}",
+            stopped.len(),
+            stopped
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let ids: Vec<String> = stopped.iter().map(|i| i.id.clone()).collect();
+        cloud
+            .start(&ids)
+            .await
+            .map_err(cloud_step("starting stopped instances"))?;
+    }
+    let have = existing.len() as u32;
+    if have > count {
+        let extra: Vec<&Instance> = existing[count as usize..].iter().collect();
+        out.say(&format!(
+            "{role}: {have} instances exist and --count {count} asks for fewer; provision never terminates. \
+             To remove {}: provision instance terminate {}",
+            extra.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "),
+            extra.iter().map(|i| i.id.as_str()).collect::<Vec<_>>().join(" ")
+        ));
+    }
+    let mut ids: Vec<String> = existing.iter().map(|i| i.id.clone()).collect();
+    if have < count {
+        let missing = count - have;
+        out.say(&format!(
+            "{role}: {have} of {count} instances exist; launching {missing} on {}",
+            cloud.kind()
+        ));
+        let spec = LaunchSpec {
+            project: config.project.clone(),
+            role: role.to_string(),
+            count: missing,
+            image_id: config.instances.image_id.clone(),
+            instance_type: config.instance_type_for(role),
+            key_name: config.instances.key_name.clone(),
+            security_groups: config.instances.security_groups.clone(),
+            zone: config.cloud.availability_zone.clone(),
+            first_index: existing
+                .iter()
+                .map(|i| name_index(&i.name))
+                .filter(|n| *n != u32::MAX)
+                .max()
+                .unwrap_or(0)
+                + 1,
+        };
+        let launched = cloud
+            .launch(&spec)
+            .await
+            .map_err(cloud_step("launching instances"))?;
+        ids.extend(launched.iter().map(|i| i.id.clone()));
+    } else if have == count {
+        out.say(&format!("{role}: {have} instances exist, none to launch"));
+    }
+    cloud
+        .wait_instances(&ids, "running", wait)
+        .await
+        .map_err(cloud_step("waiting for the instances to run"))?;
+    let mut running = cloud
+        .describe_instances(&ids)
+        .await
+        .map_err(cloud_step("reading the instances' addresses"))?;
+    running.sort_by_key(|i| name_index(&i.name));
+    Ok(running)
+}
+
+/// Gives every instance the role's volume; returns the device per instance id. On a cloud
+/// without volumes, says so once and goes on.
+pub async fn ensure_volumes(
+    cloud: &dyn Cloud,
+    instances: &[Instance],
+    size_gib: u32,
+    device: &str,
+    wait: &WaitOptions,
+    out: &dyn Say,
+) -> Result<HashMap<String, String>, DeployError> {
+    let mut devices = HashMap::new();
+    for instance in instances {
+        match cloud
+            .ensure_role_volume(instance, size_gib, device, wait)
+            .await
+        {
+            Ok(RoleVolume::Attached(v)) => {
+                devices.insert(instance.id.clone(), v.device.clone());
+            }
+            Ok(RoleVolume::Created(v)) => {
+                out.say(&format!(
+                    "volume: {} ({} GiB) attached to {} at {}",
+                    v.id, v.size_gib, instance.name, v.device
+                ));
+                devices.insert(instance.id.clone(), v.device.clone());
+            }
+            Err(CloudError::Unsupported(why)) => {
+                out.say(&format!(
+                    "volume: {why}; the role's volume ({size_gib} GiB) is skipped"
+                ));
+                return Ok(devices);
+            }
+            Err(e) => return Err(cloud_step("giving the instances their volumes")(e)),
+        }
+    }
+    Ok(devices)
+}
+
+/// An instance ready for the role: where SSH answered.
+#[derive(Debug, Clone)]
+pub struct Reachable {
+    pub instance: Instance,
+    pub address: String,
+    pub port: u16,
+}
+
+/// Test seam: `PROVISION_TEST_ADDRESS_MAP=name=host:port,…` reaches instances that exist only as
+/// API records (moto's) through SSH servers the tests run.
+pub fn address_map_from_env() -> HashMap<String, (String, u16)> {
+    let Ok(text) = std::env::var("PROVISION_TEST_ADDRESS_MAP") else {
+        return HashMap::new();
+    };
+    text.split(',')
+        .filter_map(|entry| {
+            let (name, target) = entry.trim().split_once('=')?;
+            let (host, port) = target.rsplit_once(':')?;
+            Some((name.to_string(), (host.to_string(), port.parse().ok()?)))
+        })
+        .collect()
+}
+
+pub struct SshWait<'a> {
+    pub user: String,
+    pub key: Arc<PrivateKey>,
+    pub key_path: PathBuf,
+    pub known_hosts: Arc<KnownHosts>,
+    pub timeout: Duration,
+    pub address_map: &'a HashMap<String, (String, u16)>,
+}
+
+/// Waits, for all instances at once, until each answers SSH and accepts the key. Host keys the
+/// cloud reports are pinned in known_hosts first, so the first connection is verified; where it
+/// reports none, the first key seen is accepted (OpenSSH's accept-new) and that is said.
+pub async fn wait_for_ssh(
+    cloud: &dyn Cloud,
+    instances: &[Instance],
+    how: &SshWait<'_>,
+    out: &dyn Say,
+) -> Result<Vec<Reachable>, DeployError> {
+    let waits = instances.iter().map(|i| wait_one(cloud, i, how, out));
+    futures::future::join_all(waits).await.into_iter().collect()
+}
+
+async fn wait_one(
+    cloud: &dyn Cloud,
+    instance: &Instance,
+    how: &SshWait<'_>,
+    out: &dyn Say,
+) -> Result<Reachable, DeployError> {
+    let (address, port) = how
+        .address_map
+        .get(&instance.name)
+        .cloned()
+        .unwrap_or_else(|| cloud.ssh_address(instance));
+    let target = Target {
+        name: instance.name.clone(),
+        address: address.clone(),
+        port,
+        user: how.user.clone(),
+        key: how.key.clone(),
+        key_path: how.key_path.clone(),
+    };
+    let options = ConnectOptions {
+        known_hosts: how.known_hosts.clone(),
+        timeout: Duration::from_secs(5),
+        retries: 0,
+        first_backoff: Duration::from_secs(1),
+    };
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(500);
+    let mut pinned = false;
+    let mut last;
+    loop {
+        if !pinned {
+            let keys: Vec<PublicKey> = cloud
+                .host_keys(instance)
+                .await
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|k| PublicKey::from_openssh(k).ok())
+                .collect();
+            if !keys.is_empty() {
+                let Pinned { replaced, added } = how
+                    .known_hosts
+                    .pin(&address, port, &keys)
+                    .map_err(|e| DeployError::Ssh(Box::new(SshError::KnownHosts(e))))?;
+                if added > 0 {
+                    let note = if replaced > 0 {
+                        format!(
+                            " (replacing {replaced} key(s) of an earlier machine at that address)"
+                        )
+                    } else {
+                        String::new()
+                    };
+                    out.say(&format!(
+                        "ssh: {} host keys pinned from the {} cloud{note}",
+                        instance.name,
+                        cloud.kind()
+                    ));
+                }
+                pinned = true;
+            }
+        }
+        match Connection::open(&target, &options).await {
+            Ok(conn) => {
+                let answered = conn.exec("true", None).await;
+                let learned = conn.learned_host_key;
+                conn.close().await;
+                match answered {
+                    Ok(o) if o.status == 0 => {
+                        if learned {
+                            out.say(&format!(
+                                "ssh: {} host key accepted on first sight: the {} cloud reported none",
+                                instance.name,
+                                cloud.kind()
+                            ));
+                        }
+                        return Ok(Reachable {
+                            instance: instance.clone(),
+                            address,
+                            port,
+                        });
+                    }
+                    Ok(o) => last = format!("`true` exited {}", o.status),
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            // A changed or revoked key is an answer, not a delay.
+            Err(e @ (SshError::HostKeyChanged { .. } | SshError::HostKeyRevoked { .. })) => {
+                return Err(DeployError::Ssh(Box::new(e)));
+            }
+            // Refused keys are retried too: cloud-init installs the key a while after sshd starts.
+            Err(e) => last = e.to_string(),
+        }
+        if started.elapsed() >= how.timeout {
+            return Err(DeployError::SshTimeout {
+                host: instance.name.clone(),
+                seconds: how.timeout.as_secs(),
+                last,
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// The inventory line deploy writes for a host.
+pub fn host_line(
+    host: &Reachable,
+    user: &str,
+    key_file: &Path,
+    volume_device: Option<&String>,
+) -> String {
+    let mut line = format!("{} ansible_host={}", host.instance.name, host.address);
+    if host.port != 22 {
+        line.push_str(&format!(" ansible_port={}", host.port));
+    }
+    line.push_str(&format!(
+        " ansible_user={user} ansible_ssh_private_key_file={} private_ip={} instance_id={}",
+        key_file.display(),
+        host.instance.private_ip,
+        host.instance.id
+    ));
+    if let Some(device) = volume_device {
+        line.push_str(&format!(" volume_device={device}"));
+    }
+    line
+}
+
+/// Writes the role's group into the inventory, atomically, keeping everything else.
+pub fn write_inventory(
+    path: &Path,
+    project: &str,
+    role: &str,
+    lines: &[String],
+) -> Result<(), DeployError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(DeployError::Inventory(
+                crate::inventory::InventoryError::Read {
+                    path: path.to_owned(),
+                    source,
+                },
+            ));
+        }
+    };
+    let new =
+        crate::inventory::edit::with_group_hosts(&text, role, &format!("{project}-{role}-"), lines);
+    // What is written must read back.
+    crate::inventory::Inventory::parse(path, &new)?;
+    crate::inventory::write_atomically(path, &new)?;
+    Ok(())
+}
+
+/// The cloud's name as configure.json and --cloud say it.
+pub fn cloud_name(kind: CloudKind) -> &'static str {
+    match kind {
+        CloudKind::Ec2 => "ec2",
+        CloudKind::Docker => "docker",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(name: &str) -> Instance {
+        Instance {
+            id: format!("i-{name}"),
+            name: name.into(),
+            role: "db".into(),
+            project: "p".into(),
+            state: "running".into(),
+            instance_type: "m1.small".into(),
+            private_ip: "10.0.0.7".into(),
+            public_ip: String::new(),
+            zone: "z".into(),
+            launched: String::new(),
+        }
+    }
+
+    #[test]
+    fn host_lines_and_names() {
+        let host = Reachable {
+            instance: instance("p-db-2"),
+            address: "127.0.0.1".into(),
+            port: 2201,
+        };
+        assert_eq!(
+            host_line(
+                &host,
+                "ubuntu",
+                Path::new("/k/key.pem"),
+                Some(&"/dev/vdc".to_string())
+            ),
+            "p-db-2 ansible_host=127.0.0.1 ansible_port=2201 ansible_user=ubuntu ansible_ssh_private_key_file=/k/key.pem private_ip=10.0.0.7 instance_id=i-p-db-2 volume_device=/dev/vdc"
+        );
+        assert_eq!(name_index("p-db-12"), 12);
+        assert_eq!(
+            describe(&[instance("p-db-1")]),
+            "p-db-1 (i-p-db-1 running, 10.0.0.7)"
+        );
+    }
+}

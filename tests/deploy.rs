@@ -1,0 +1,431 @@
+//! `provision ROLE --count N` end to end: on the Docker cloud (containers of the host image,
+//! systemd inside), and on moto's EC2 with SSH pointed at container hosts.
+
+mod common;
+use common::moto::{IMAGE, Moto, cloud_with_env};
+use common::*;
+use std::path::Path;
+
+const ROLE: &str = r#"
+- name: who am I
+  copy: {dest: /etc/deployed, content: "{{ inventory_hostname }} {{ private_ip }} {{ greeting }}\n"}
+  become: true
+"#;
+
+/// The containers and network of a Docker-cloud project, removed when the test ends.
+struct Project(String);
+
+impl Project {
+    fn new() -> Project {
+        Project(format!("t{:08x}", rand::random::<u32>()))
+    }
+
+    fn containers(&self) -> Vec<String> {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "-a", "--format", "{{.Names}} {{.State}}", "--filter"])
+            .arg(format!("label=provision.project={}", self.0))
+            .output()
+            .expect("docker ps runs");
+        let mut list: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        list.sort();
+        list
+    }
+
+    fn exec(&self, name: &str, command: &str) -> String {
+        let out = std::process::Command::new("docker")
+            .args(["exec", name, "sh", "-c", command])
+            .output()
+            .expect("docker exec runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let ids = std::process::Command::new("docker")
+            .args(["ps", "-a", "-q", "--filter"])
+            .arg(format!("label=provision.project={}", self.0))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&ids)
+                .output();
+        }
+        let _ = std::process::Command::new("docker")
+            .args(["network", "rm", &format!("provision-{}", self.0)])
+            .output();
+    }
+}
+
+fn setup(dir: &Path, project: &Project) -> String {
+    std::fs::write(
+        dir.join("configure.json"),
+        format!(
+            r#"{{"project": "{}", "cloud": "docker", "roles": {{"web": {{"count": 2}}}}, "vars": {{"greeting": "hello"}}}}"#,
+            project.0
+        ),
+    )
+    .unwrap();
+    // Lines of the user's own, which deploy must keep.
+    std::fs::write(
+        dir.join("inventory"),
+        "# my notes\n[web]\n# the web tier\n\n[web:vars]\ngreeting=from-the-inventory\n\n[db]\ndb1 ansible_host=192.0.2.20\n",
+    )
+    .unwrap();
+    write_role(dir, "web", ROLE, &[])
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn deploy_args<'a>(tasks: &'a str, count: &'a str) -> Vec<&'a str> {
+    vec!["web", "--count", count, "--tasks-dir", tasks]
+}
+
+#[tokio::test]
+async fn docker_cloud_scales_up_reruns_and_repairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = Project::new();
+    let tasks = setup(dir.path(), &project);
+    let d = dir.path();
+    let p = &project.0;
+
+    // --count from configure.json (2); the role is applied to both.
+    let first = provision(d, &["web", "--tasks-dir", &tasks, "--limit", "x"]).await;
+    assert_eq!(
+        first.status, 64,
+        "deploy has no --limit: a usage error\n{}",
+        first.stderr
+    );
+    let first = provision(d, &["deploy", "web", "--tasks-dir", &tasks]).await;
+    assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
+    assert!(
+        first
+            .stdout
+            .contains("web: 0 of 2 instances exist; launching 2 on docker"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains(&format!(
+            "ssh: {p}-web-1 host keys pinned from the docker cloud"
+        )),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(
+        project.containers(),
+        [format!("{p}-web-1 running"), format!("{p}-web-2 running")]
+    );
+    let ip1 = project
+        .exec(&format!("{p}-web-1"), "hostname -i")
+        .trim()
+        .to_string();
+    assert_eq!(
+        project.exec(&format!("{p}-web-1"), "cat /etc/deployed"),
+        format!("{p}-web-1 {ip1} from-the-inventory\n")
+    );
+
+    // Scale up: one more; the role runs on all three and changes only the new one.
+    let up = provision(d, &deploy_args(&tasks, "3")).await;
+    assert_eq!(up.status, 0, "{}\n{}", up.stdout, up.stderr);
+    assert!(
+        up.stdout
+            .contains("web: 2 of 3 instances exist; launching 1 on docker"),
+        "{}",
+        up.stdout
+    );
+    assert!(
+        up.stdout.contains(&format!("{p}-web-1 : ok=1 changed=0")),
+        "{}",
+        up.stdout
+    );
+    assert!(
+        up.stdout.contains(&format!("{p}-web-3 : ok=0 changed=1")),
+        "{}",
+        up.stdout
+    );
+    assert_eq!(project.containers().len(), 3);
+    let inventory = std::fs::read_to_string(d.join("inventory")).unwrap();
+    assert!(
+        inventory.starts_with("# my notes\n[web]\n# the web tier\n"),
+        "{inventory}"
+    );
+    assert!(
+        inventory.contains("\n\n[web:vars]\ngreeting=from-the-inventory\n"),
+        "{inventory}"
+    );
+    assert!(
+        inventory.contains("[db]\ndb1 ansible_host=192.0.2.20\n"),
+        "{inventory}"
+    );
+    for n in 1..=3 {
+        assert_eq!(
+            inventory
+                .matches(&format!("{p}-web-{n} ansible_host="))
+                .count(),
+            1,
+            "{inventory}"
+        );
+    }
+
+    // Nothing to do.
+    let again = provision(d, &deploy_args(&tasks, "3")).await;
+    assert_eq!(again.status, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        again
+            .stdout
+            .contains("web: 3 instances exist, none to launch"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        again.stdout.matches("changed=0").count(),
+        3,
+        "{}",
+        again.stdout
+    );
+    assert!(
+        !again.stdout.contains("pinned"),
+        "keys already pinned: {}",
+        again.stdout
+    );
+
+    // A smaller count terminates nothing and says how.
+    let fewer = provision(d, &deploy_args(&tasks, "2")).await;
+    assert_eq!(fewer.status, 0, "{}\n{}", fewer.stdout, fewer.stderr);
+    assert!(
+        fewer.stdout.contains(&format!(
+            "To remove {p}-web-3: provision instance terminate"
+        )),
+        "{}",
+        fewer.stdout
+    );
+    assert_eq!(project.containers().len(), 3);
+
+    // A container dies: the re-run starts it again and configures it.
+    let killed = std::process::Command::new("docker")
+        .args(["kill", &format!("{p}-web-2")])
+        .output()
+        .unwrap();
+    assert!(killed.status.success());
+    let repaired = provision(d, &deploy_args(&tasks, "3")).await;
+    assert_eq!(
+        repaired.status, 0,
+        "{}\n{}",
+        repaired.stdout, repaired.stderr
+    );
+    assert!(
+        repaired
+            .stdout
+            .contains(&format!("web: starting 1 stopped instance(s): {p}-web-2")),
+        "{}",
+        repaired.stdout
+    );
+    assert!(
+        project.containers().iter().all(|c| c.ends_with(" running")),
+        "{:?}",
+        project.containers()
+    );
+    assert!(
+        project
+            .exec(&format!("{p}-web-2"), "cat /etc/deployed")
+            .starts_with(&format!("{p}-web-2 "))
+    );
+}
+
+#[tokio::test]
+async fn a_deploy_killed_midway_is_completed_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = Project::new();
+    let tasks = setup(dir.path(), &project);
+    let d = dir.path();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_provision"))
+        .args(["web", "--count", "2", "--tasks-dir", &tasks])
+        .current_dir(d)
+        .env("PROVISION_KNOWN_HOSTS", d.join("known_hosts"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed as soon as the instances exist: before SSH, the inventory and the role.
+    let started = std::time::Instant::now();
+    while project.containers().len() < 2 {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the containers never appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child.kill().await.unwrap();
+    let inventory = std::fs::read_to_string(d.join("inventory")).unwrap();
+    assert!(
+        !inventory.contains(&format!("{}-web-", project.0)),
+        "killed before the inventory: {inventory}"
+    );
+
+    let rerun = provision(d, &["web", "--count", "2", "--tasks-dir", &tasks]).await;
+    assert_eq!(rerun.status, 0, "{}\n{}", rerun.stdout, rerun.stderr);
+    assert!(
+        rerun
+            .stdout
+            .contains("web: 2 instances exist, none to launch"),
+        "{}",
+        rerun.stdout
+    );
+    assert_eq!(project.containers().len(), 2, "nothing launched twice");
+    let inventory = std::fs::read_to_string(d.join("inventory")).unwrap();
+    assert_eq!(
+        inventory.matches(&format!("{}-web-", project.0)).count(),
+        2,
+        "{inventory}"
+    );
+}
+
+#[tokio::test]
+async fn ec2_deploy_launches_tags_attaches_volumes_and_configures_through_ssh() {
+    let moto = Moto::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = keygen(d, "rsa-pem");
+    let hosts = start_hosts("h", 2, &key).await;
+    std::fs::write(
+        d.join("configure.json"),
+        format!(
+            r#"{{"project": "g25",
+  "cloud": {{"endpoint": "{}", "region": "us-east-1", "availability_zone": "us-east-1a"}},
+  "instances": {{"image_id": "{IMAGE}", "instance_type": "t2.micro", "key_name": "g25", "key_file": "{}"}},
+  "roles": {{"web": {{"count": 2, "volume": {{"size": 1, "device": "/dev/vdc"}}}}}},
+  "vars": {{"greeting": "hi"}}}}"#,
+            moto.endpoint,
+            key.path.display()
+        ),
+    )
+    .unwrap();
+    let tasks = write_role(d, "web", ROLE, &[])
+        .to_string_lossy()
+        .into_owned();
+    let map = format!(
+        "g25-web-1=127.0.0.1:{},g25-web-2=127.0.0.1:{}",
+        hosts[0].port, hosts[1].port
+    );
+    let env = [("PROVISION_TEST_ADDRESS_MAP", map.as_str())];
+
+    let first = cloud_with_env(d, &["web", "--tasks-dir", &tasks], &env).await;
+    assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
+    assert!(
+        first
+            .stdout
+            .contains("web: 0 of 2 instances exist; launching 2 on ec2"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(
+        first.stdout.matches("GiB) attached to g25-web-").count(),
+        2,
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains(
+            "ssh: g25-web-1 host key accepted on first sight: the ec2 cloud reported none"
+        ),
+        "{}",
+        first.stdout
+    );
+    let inventory = std::fs::read_to_string(d.join("inventory")).unwrap();
+    for (n, host) in hosts.iter().enumerate() {
+        let line = inventory
+            .lines()
+            .find(|l| l.starts_with(&format!("g25-web-{} ", n + 1)))
+            .unwrap();
+        assert!(
+            line.contains(&format!("ansible_port={}", host.port)),
+            "{line}"
+        );
+        assert!(line.contains("volume_device=/dev/vdc"), "{line}");
+        let private_ip = line
+            .split("private_ip=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap();
+        assert_eq!(
+            host.sh("cat /etc/deployed").await,
+            format!("g25-web-{} {private_ip} hi\n", n + 1)
+        );
+    }
+    let instances = cloud_with_env(d, &["instance", "list", "--role", "web", "--json"], &[])
+        .await
+        .json();
+    assert_eq!(instances.as_array().unwrap().len(), 2);
+
+    // Again: nothing launched, no second volume, nothing changed.
+    let again = cloud_with_env(d, &["web", "--tasks-dir", &tasks], &env).await;
+    assert_eq!(again.status, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        again
+            .stdout
+            .contains("web: 2 instances exist, none to launch"),
+        "{}",
+        again.stdout
+    );
+    assert!(!again.stdout.contains("attached to"), "{}", again.stdout);
+    assert_eq!(
+        again.stdout.matches("changed=0").count(),
+        2,
+        "{}",
+        again.stdout
+    );
+    let volumes = cloud_with_env(d, &["volume", "list", "--json"], &[])
+        .await
+        .json();
+    // moto gives every instance a root volume too; the role's are the tagged ones.
+    let role_volumes: Vec<&serde_json::Value> = volumes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["role"] == "web")
+        .collect();
+    assert_eq!(role_volumes.len(), 2, "{volumes:?}");
+    assert!(
+        role_volumes
+            .iter()
+            .all(|v| v["state"] == "in-use" && v["device"] == "/dev/vdc")
+    );
+
+    // A bad image id: nothing is launched, and the message says what exists and what to run.
+    std::fs::write(
+        d.join("configure.json"),
+        std::fs::read_to_string(d.join("configure.json"))
+            .unwrap()
+            .replace(IMAGE, "ami-00000000")
+            .replace("\"count\": 2", "\"count\": 3"),
+    )
+    .unwrap();
+    let bad = cloud_with_env(d, &["web", "--tasks-dir", &tasks], &env).await;
+    assert_eq!(bad.status, 1, "{}\n{}", bad.stdout, bad.stderr);
+    assert!(
+        bad.stderr
+            .contains("launching instances: RunInstances: InvalidAMIID"),
+        "{}",
+        bad.stderr
+    );
+    assert!(
+        bad.stderr.contains("ec2 instances of web now: g25-web-1"),
+        "{}",
+        bad.stderr
+    );
+    assert!(
+        bad.stderr
+            .contains("then run `provision web --count 3` again"),
+        "{}",
+        bad.stderr
+    );
+}
