@@ -184,10 +184,10 @@ impl KnownHosts {
         }
         if replaced + added > 0 {
             let content = kept.join("\n") + "\n";
-            crate::inventory::write_atomically(&self.path, &content).map_err(|e| {
+            crate::fsutil::write_atomically(&self.path, content.as_bytes()).map_err(|source| {
                 KnownHostsError::Write {
                     path: self.path.clone(),
-                    source: std::io::Error::other(e.to_string()),
+                    source,
                 }
             })?;
         }

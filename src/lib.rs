@@ -5,6 +5,7 @@ pub mod cloud;
 pub mod commands;
 pub mod config;
 pub mod deploy;
+pub mod fsutil;
 pub mod inventory;
 pub mod known_hosts;
 pub mod render;

@@ -477,27 +477,14 @@ fn validate_var_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes a file so that readers see either the old or the new content, never a half-written one.
+/// Writes the inventory so that readers see either the old or the new content.
 pub fn write_atomically(path: &Path, content: &str) -> Result<(), InventoryError> {
-    use std::io::Write;
-    let wrap = |source| InventoryError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        file_name.unwrap_or_default(),
-        std::process::id()
-    ));
-    let mut file = std::fs::File::create(&tmp).map_err(wrap)?;
-    file.write_all(content.as_bytes()).map_err(wrap)?;
-    file.sync_all().map_err(wrap)?;
-    std::fs::rename(&tmp, path).map_err(wrap)
+    crate::fsutil::write_atomically(path, content.as_bytes()).map_err(|source| {
+        InventoryError::Write {
+            path: path.to_owned(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]
