@@ -75,7 +75,7 @@ pub fn environment() -> Environment<'static> {
     env
 }
 
-fn explain(err: &minijinja::Error) -> RenderError {
+pub fn explain(err: &minijinja::Error) -> RenderError {
     let mut message = match err.kind() {
         minijinja::ErrorKind::UndefinedError => {
             let what = err

@@ -112,3 +112,68 @@ async fn failed_when_fails_the_host_and_no_facts_are_gathered_when_unused() {
     assert!(!r.stdout.contains("gathered"), "{}", r.stdout);
     assert_eq!(host.sh("ls /tmp").await, "");
 }
+
+#[tokio::test]
+async fn loops_over_lists_and_registered_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path(), "ed25519");
+    let host = start_host("r3", &key).await;
+    write_inventory(dir.path(), "reg", &[&host], &key, "");
+    let tasks = write_role(
+        dir.path(),
+        "reg",
+        r#"
+- name: directories
+  file: {path: "/tmp/{{ item }}", state: directory}
+  loop: [a, b, "{{ third }}"]
+- name: list them
+  shell: "find /tmp -mindepth 1 -maxdepth 1 -type d -printf '%f\\n' | sort"
+  register: listing
+  changed_when: false
+- name: one file per directory found
+  copy: {dest: "/tmp/{{ item }}/seen", content: "{{ item }}\n"}
+  loop: "{{ listing.stdout_lines }}"
+  register: seen
+- name: summary
+  copy: {dest: /tmp/summary, content: "{{ seen.results | map(attribute='item') | join(',') }} {{ seen.changed }}\n"}
+- name: nothing to loop over
+  command: touch /tmp/never
+  loop: []
+"#,
+        &[],
+    );
+    let first = run_role(dir.path(), "reg", &tasks, &["-e", "third=c"]).await;
+    assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
+    assert!(
+        first
+            .stdout
+            .contains("directories (item=c): create directory"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(
+        host.sh("cat /tmp/a/seen /tmp/c/seen /tmp/summary").await,
+        "a\nc\na,b,c True\n"
+    );
+    assert!(
+        first
+            .stdout
+            .contains("r3 : ok=1 changed=7 failed=0 unreachable=0 skipped=1"),
+        "{}",
+        first.stdout
+    );
+
+    let second = run_role(dir.path(), "reg", &tasks, &["-e", "third=c"]).await;
+    assert!(
+        second.stdout.contains("r3 : ok=7 changed=1"),
+        "the summary says the loop changed nothing now: {}",
+        second.stdout
+    );
+    assert_eq!(host.sh("cat /tmp/summary").await, "a,b,c False\n");
+    let third = run_role(dir.path(), "reg", &tasks, &["-e", "third=c"]).await;
+    assert!(
+        third.stdout.contains("r3 : ok=8 changed=0"),
+        "{}",
+        third.stdout
+    );
+}

@@ -77,7 +77,7 @@ impl HostRun<'_> {
             .filter(|t| t.skip.is_none())
             .filter_map(|t| {
                 t.module.look().map(|look| LookRequest {
-                    index: t.index,
+                    index: t.look_key,
                     look,
                     become_user: t.become_user.clone(),
                 })
@@ -105,6 +105,31 @@ impl HostRun<'_> {
         Value::from(minijinja::value::Serde(Json::Object(vars)))
     }
 
+    /// Records a task's result under its `register` name; the items of a loop go into
+    /// `results`, as in Ansible, with `changed`/`failed` true when any item's is.
+    fn register(&mut self, name: &str, task: &PreparedTask, mut value: Json) {
+        let Some((position, item)) = &task.loop_item else {
+            self.registered.insert(name.to_string(), value);
+            return;
+        };
+        value["item"] = item.clone();
+        if *position == 0 || !self.registered.contains_key(name) {
+            self.registered.insert(
+                name.to_string(),
+                serde_json::json!({"results": [], "changed": false, "failed": false, "skipped": false, "msg": "all items done"}),
+            );
+        }
+        let entry = self.registered.get_mut(name).expect("inserted above");
+        for flag in ["changed", "failed"] {
+            if value[flag] == true {
+                entry[flag] = true.into();
+            }
+        }
+        if let Some(results) = entry["results"].as_array_mut() {
+            results.push(value);
+        }
+    }
+
     async fn gather_facts(&mut self) -> Result<(), SshError> {
         let out = self.conn.exec(&wrap(facts::SCRIPT, None), None).await?;
         self.facts = Some(facts::parse(&out.stdout_text()));
@@ -119,7 +144,7 @@ impl HostRun<'_> {
         &mut self,
         index: usize,
         handler: bool,
-    ) -> Result<PreparedTask, Deferral> {
+    ) -> Result<Vec<PreparedTask>, Deferral> {
         let shared = self.shared;
         let file = &shared.task_file;
         let def = if handler {
@@ -134,8 +159,8 @@ impl HostRun<'_> {
                 vars: &vars,
                 roles: &shared.roles,
             };
-            match def.prepare(index, file, &ctx, shared.default_become) {
-                Ok(task) => return Ok(task),
+            match def.prepare_all(index, file, &ctx, shared.default_become) {
+                Ok(tasks) => return Ok(tasks),
                 Err(e) if e.is_undefined() && self.facts.is_none() => {
                     self.gather_facts().await.map_err(Deferral::Lost)?;
                 }
@@ -447,10 +472,16 @@ pub(super) async fn run_host(
     let mut looks: HashMap<usize, Observed> = HashMap::new();
     let mut window = usize::MAX;
     let mut failed = false;
-    for position in 0..plan.tasks.len() {
+    let mut position = 0;
+    while position < plan.tasks.len() {
         if let Slot::Deferred(index) = plan.tasks[position] {
             match run.prepare_deferred(index, false).await {
-                Ok(task) => plan.tasks[position] = Slot::Ready(task),
+                Ok(tasks) => {
+                    plan.tasks.splice(
+                        position..=position,
+                        tasks.into_iter().map(|t| Slot::Ready(Box::new(t))),
+                    );
+                }
                 Err(Deferral::Lost(e)) => {
                     lost(&mut report, progress, &target.name, e);
                     break;
@@ -463,6 +494,7 @@ pub(super) async fn run_host(
                     if failed {
                         break;
                     }
+                    position += 1;
                     continue;
                 }
             }
@@ -472,7 +504,7 @@ pub(super) async fn run_host(
         };
         bar.task(position, &task.name);
         let needs_look = task.skip.is_none() && task.module.look().is_some();
-        if needs_look && !looks.contains_key(&task.index) {
+        if needs_look && !looks.contains_key(&task.look_key) {
             match run.take_looks(&plan.tasks[position..], window).await {
                 Ok(l) => {
                     looks = l;
@@ -485,7 +517,7 @@ pub(super) async fn run_host(
             }
         }
         let observed = if needs_look {
-            match looks.get(&task.index) {
+            match looks.get(&task.look_key) {
                 Some(o) => Some(o),
                 None => {
                     lost(
@@ -512,8 +544,7 @@ pub(super) async fn run_host(
                     notified.extend(task.notify.iter().cloned());
                 }
                 if let Some(name) = &task.register {
-                    run.registered
-                        .insert(name.clone(), registered_value(&r, ran.fields));
+                    run.register(name, task, registered_value(&r, ran.fields));
                 }
                 if ran.acted {
                     looks.clear();
@@ -526,9 +557,14 @@ pub(super) async fn run_host(
                 }
             }
         }
+        position += 1;
     }
     if !failed && report.unreachable.is_none() {
-        for position in 0..plan.handlers.len() {
+        // A looped handler grows into one slot per item as it is rendered.
+        let mut next = 0;
+        while next < plan.handlers.len() {
+            let position = next;
+            next += 1;
             let index = match &plan.handlers[position] {
                 Slot::Ready(h) => h.index,
                 Slot::Deferred(i) => *i,
@@ -540,7 +576,12 @@ pub(super) async fn run_host(
             }
             if let Slot::Deferred(index) = plan.handlers[position] {
                 match run.prepare_deferred(index, true).await {
-                    Ok(task) => plan.handlers[position] = Slot::Ready(task),
+                    Ok(tasks) => {
+                        plan.handlers.splice(
+                            position..=position,
+                            tasks.into_iter().map(|t| Slot::Ready(Box::new(t))),
+                        );
+                    }
                     Err(Deferral::Lost(e)) => {
                         lost(&mut report, progress, &target.name, e);
                         break;
@@ -566,7 +607,7 @@ pub(super) async fn run_host(
                 .take_looks(std::slice::from_ref(&plan.handlers[position]), 1)
                 .await
             {
-                Ok(mut l) => l.remove(&handler.index),
+                Ok(mut l) => l.remove(&handler.look_key),
                 Err(e) => {
                     lost(&mut report, progress, &target.name, e);
                     break;
@@ -585,8 +626,7 @@ pub(super) async fn run_host(
                         notified.extend(handler.notify.iter().cloned());
                     }
                     if let Some(name) = &handler.register {
-                        run.registered
-                            .insert(name.clone(), registered_value(&r, ran.fields));
+                        run.register(name, handler, registered_value(&r, ran.fields));
                     }
                     let stop = r.status == Status::Failed;
                     report.push(r);

@@ -25,7 +25,7 @@ pub struct RunOptions {
 /// A task of a host's plan: rendered before the run, or, when it refers to what is known only
 /// while the run goes on (registered results, facts), rendered on the host when its turn comes.
 pub enum Slot {
-    Ready(PreparedTask),
+    Ready(Box<PreparedTask>),
     /// The task's index in the task file's tasks (or handlers).
     Deferred(usize),
 }

@@ -87,12 +87,50 @@ pub fn groups_variable(inv: &Inventory) -> Json {
     )
 }
 
+/// `hostvars`: every host's inventory variables, so a task can use another host's address
+/// (`hostvars[h].private_ip`). Values that refer to variables are rendered in their own host's
+/// context (`/srv/{{ inventory_hostname }}` names that host, not the one reading it).
+pub fn hostvars_variable(
+    env: &minijinja::Environment<'static>,
+    inv: &Inventory,
+    groups: &Json,
+    extra: &Map<String, Json>,
+) -> Json {
+    let empty = Json::Object(Map::new());
+    let magic = Shared {
+        groups,
+        hostvars: &empty,
+    };
+    Json::Object(
+        inv.group_hosts("all")
+            .into_iter()
+            .map(|h| {
+                let own: Vec<String> = inv.host_vars(&h).into_keys().collect();
+                let mut vars = host_variables(inv, &h, &magic, &Map::new(), extra);
+                // A host whose variables do not resolve keeps them as written; if it is one of
+                // the run's hosts, its own planning reports the problem.
+                let _ = resolve_variables(env, &mut vars);
+                let mut shown: Map<String, Json> =
+                    vars.into_iter().filter(|(k, _)| own.contains(k)).collect();
+                shown.insert("inventory_hostname".into(), Json::String(h.clone()));
+                (h, Json::Object(shown))
+            })
+            .collect(),
+    )
+}
+
+/// The magic variables every host shares.
+pub struct Shared<'a> {
+    pub groups: &'a Json,
+    pub hostvars: &'a Json,
+}
+
 /// A host's variables: configure.json's `vars` (deploy only), inventory (all < groups < host),
 /// magic variables, then `-e` (wins).
 pub fn host_variables(
     inv: &Inventory,
     host: &str,
-    groups: &Json,
+    magic: &Shared,
     base: &Map<String, Json>,
     extra: &Map<String, Json>,
 ) -> Map<String, Json> {
@@ -109,7 +147,8 @@ pub fn host_variables(
                 .collect(),
         ),
     );
-    vars.insert("groups".into(), groups.clone());
+    vars.insert("groups".into(), magic.groups.clone());
+    vars.insert("hostvars".into(), magic.hostvars.clone());
     vars.extend(extra.clone());
     vars
 }
@@ -266,8 +305,9 @@ fn with_unknowns(vars: &Map<String, Json>, runtime_names: &[String]) -> Value {
     Value::from(map)
 }
 
-/// Renders a task for a host now, or defers it to the run when it needs a run-time value. A name
-/// that is undefined even with every run-time value standing in is an error now.
+/// Renders a task for a host now (one task per item of a loop), or defers it to the run when it
+/// needs a run-time value. A name that is undefined even with every run-time value standing in
+/// is an error now.
 fn plan_task(
     def: &TaskDef,
     index: usize,
@@ -275,16 +315,19 @@ fn plan_task(
     ctx: &PrepareCtx,
     ctx_unknowns: &PrepareCtx,
     default_become: bool,
-) -> Result<Slot, String> {
-    match def.prepare(index, file, ctx, default_become) {
-        Ok(t) => Ok(Slot::Ready(t)),
+) -> Result<Vec<Slot>, String> {
+    match def.prepare_all(index, file, ctx, default_become) {
+        Ok(tasks) => Ok(tasks
+            .into_iter()
+            .map(|t| Slot::Ready(Box::new(t)))
+            .collect()),
         Err(e) if e.is_undefined() => {
-            match def.prepare(index, file, ctx_unknowns, default_become) {
-                Ok(_) => Ok(Slot::Deferred(index)),
+            match def.prepare_all(index, file, ctx_unknowns, default_become) {
+                Ok(_) => Ok(vec![Slot::Deferred(index)]),
                 Err(e) if e.is_undefined() => Err(e.to_string()),
                 // Unknown values used in ways a stand-in cannot follow (a filter on it): checked
                 // when the task runs.
-                Err(_) => Ok(Slot::Deferred(index)),
+                Err(_) => Ok(vec![Slot::Deferred(index)]),
             }
         }
         Err(e) => Err(e.to_string()),
@@ -345,8 +388,13 @@ pub fn plan_hosts(input: PlanInput) -> Result<Vec<HostPlan>, PlanError> {
     let mut problems: IndexMap<String, Vec<String>> = IndexMap::new();
     let mut plans = Vec::new();
     let groups = groups_variable(inv);
+    let hostvars = hostvars_variable(env, inv, &groups, input.extra_vars);
     for host in &hosts {
-        let mut vars = host_variables(inv, host, &groups, input.base_vars, input.extra_vars);
+        let magic = Shared {
+            groups: &groups,
+            hostvars: &hostvars,
+        };
+        let mut vars = host_variables(inv, host, &magic, input.base_vars, input.extra_vars);
         if let Err(e) = resolve_variables(env, &mut vars) {
             problems.entry(e).or_default().push(host.clone());
             continue;
@@ -370,10 +418,18 @@ pub fn plan_hosts(input: PlanInput) -> Result<Vec<HostPlan>, PlanError> {
             ..ctx
         };
         let prepare = |defs: &[TaskDef]| -> Result<Vec<Slot>, String> {
-            defs.iter()
-                .enumerate()
-                .map(|(i, d)| plan_task(d, i, file, &ctx, &ctx_unknowns, shared.default_become))
-                .collect()
+            let mut slots = Vec::new();
+            for (i, d) in defs.iter().enumerate() {
+                slots.extend(plan_task(
+                    d,
+                    i,
+                    file,
+                    &ctx,
+                    &ctx_unknowns,
+                    shared.default_become,
+                )?);
+            }
+            Ok(slots)
         };
         match (prepare(&file.tasks), prepare(&file.handlers)) {
             (Ok(tasks), Ok(handlers)) => plans.push(HostPlan {
@@ -441,6 +497,24 @@ mod tests {
         .unwrap();
         assert_eq!(out["base"], "/srv/shop/h1");
         assert_eq!(out["dirs"], json!(["/srv/shop/h1/a", 3]));
+    }
+
+    #[test]
+    fn hostvars_are_rendered_in_their_own_hosts_context() {
+        let inv = Inventory::parse(
+            Path::new("inventory"),
+            "[db]\nd1 private_ip=10.0.0.1 data=\"/srv/{{ inventory_hostname }}\"\nd2 private_ip=10.0.0.2 data=\"/srv/{{ inventory_hostname }}\"\n",
+        )
+        .unwrap();
+        let env = crate::render::environment();
+        let groups = groups_variable(&inv);
+        let hv = hostvars_variable(&env, &inv, &groups, &Map::new());
+        assert_eq!(hv["d2"]["data"], "/srv/d2");
+        assert_eq!(hv["d2"]["private_ip"], "10.0.0.2");
+        assert!(
+            hv["d1"].get("groups").is_none(),
+            "only the host's own variables"
+        );
     }
 
     #[test]

@@ -78,6 +78,8 @@ const KEYWORDS: &[&str] = &[
     "register",
     "changed_when",
     "failed_when",
+    "loop",
+    "with_items",
 ];
 
 impl ModuleCall {
@@ -182,6 +184,8 @@ pub struct TaskDef {
     /// Evaluated after the task ran; may refer to the task's own registered result.
     pub changed_when: Option<Vec<Condition>>,
     pub failed_when: Option<Vec<Condition>>,
+    /// `loop:` (or `with_items:`): a list, or an expression in `{{ }}` giving one.
+    pub loop_items: Option<Spanned<serde_json::Value>>,
 }
 
 struct TaskVisitor;
@@ -204,6 +208,7 @@ impl<'de> Visitor<'de> for TaskVisitor {
         let mut register = None;
         let mut changed_when = None;
         let mut failed_when = None;
+        let mut loop_items = None;
         let mut first_pos = None;
         while let Some(key) = map.next_key::<Spanned<String>>()? {
             let key_pos = Pos::from(&key);
@@ -232,6 +237,7 @@ impl<'de> Visitor<'de> for TaskVisitor {
                 }
                 "changed_when" => changed_when = Some(conditions(map.next_value()?)),
                 "failed_when" => failed_when = Some(conditions(map.next_value()?)),
+                "loop" | "with_items" => loop_items = Some(map.next_value()?),
                 "when" => when = conditions(map.next_value()?),
                 m if MODULE_NAMES.contains(&m) => {
                     if let Some((other, _, _)) = &module {
@@ -277,6 +283,7 @@ impl<'de> Visitor<'de> for TaskVisitor {
             register,
             changed_when,
             failed_when,
+            loop_items,
         })
     }
 }
@@ -628,7 +635,14 @@ pub struct PreparedTask {
     pub register: Option<String>,
     pub changed_when: Option<Vec<Condition>>,
     pub failed_when: Option<Vec<Condition>>,
+    /// Identifies the task's look within the host's run (unique, also across loop items).
+    pub look_key: usize,
+    /// For a task of a loop: its item's position and the item, as `register` records them.
+    pub loop_item: Option<(usize, serde_json::Value)>,
 }
+
+/// Loops are capped so that each item gets its own look key.
+const MAX_LOOP_ITEMS: usize = 1000;
 
 /// The first condition of `conditions` that does not hold, as a reason to show; `None` if all hold.
 pub fn first_false(
@@ -655,6 +669,107 @@ pub fn first_false(
 }
 
 impl TaskDef {
+    /// The task for one host, or one task per item of its `loop`, each with `item` set.
+    pub fn prepare_all(
+        &self,
+        index: usize,
+        file: &TaskFile,
+        ctx: &PrepareCtx,
+        default_become: bool,
+    ) -> Result<Vec<PreparedTask>, TaskFileError> {
+        let Some(spec) = &self.loop_items else {
+            return Ok(vec![self.prepare(index, file, ctx, default_become)?]);
+        };
+        let pos = Pos::from(spec);
+        let items: Vec<Value> = match &spec.value {
+            serde_json::Value::String(text) => {
+                let expr = text
+                    .trim()
+                    .strip_prefix("{{")
+                    .and_then(|t| t.strip_suffix("}}"))
+                    .ok_or_else(|| {
+                        file.error(
+                            pos,
+                            format!("loop `{text}` must be a list or an expression in {{{{ }}}}"),
+                        )
+                    })?;
+                let value = ctx
+                    .env
+                    .compile_expression(expr)
+                    .and_then(|e| e.eval(ctx.vars))
+                    .map_err(|e| {
+                        file.error(
+                            pos,
+                            format!("in `loop: {text}`: {}", render::explain(&e).message),
+                        )
+                    })?;
+                if value.is_undefined() {
+                    return Err(file.error(pos, format!("in `loop: {text}`: undefined variable")));
+                }
+                value
+                    .try_iter()
+                    .map_err(|_| file.error(pos, format!("loop `{text}` is not a list")))?
+                    .collect()
+            }
+            serde_json::Value::Array(list) => list
+                .iter()
+                .map(|item| match item {
+                    serde_json::Value::String(s) => render::render_str(ctx.env, s, ctx.vars)
+                        .map(Value::from)
+                        .map_err(|e| file.error(pos, format!("in a loop item: {}", e.message))),
+                    other => Ok(Value::from(minijinja::value::Serde(other))),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => {
+                return Err(file.error(pos, "loop needs a list or an expression in {{ }}".into()));
+            }
+        };
+        if items.len() > MAX_LOOP_ITEMS {
+            return Err(file.error(
+                pos,
+                format!("loop has {} items; at most {MAX_LOOP_ITEMS}", items.len()),
+            ));
+        }
+        if items.is_empty() {
+            // Nothing is rendered: the arguments may use `item`.
+            return Ok(vec![PreparedTask {
+                index,
+                name: match &self.name {
+                    Some(n) => n.value.clone(),
+                    None => self.module_name.clone(),
+                },
+                module: Box::new(Skipped(self.module_name.clone())),
+                become_user: None,
+                skip: Some("the loop has no items".into()),
+                notify: Vec::new(),
+                register: self.register.clone(),
+                changed_when: None,
+                failed_when: None,
+                look_key: index * MAX_LOOP_ITEMS,
+                loop_item: None,
+            }]);
+        }
+        let mut out = Vec::new();
+        for (position, item) in items.into_iter().enumerate() {
+            let vars = minijinja::context! { item => item.clone(), ..ctx.vars.clone() };
+            let item_ctx = PrepareCtx {
+                vars: &vars,
+                ..*ctx
+            };
+            let mut task = self.prepare(index, file, &item_ctx, default_become)?;
+            let shown = match item.as_str() {
+                Some(s) => s.to_string(),
+                None => item.to_string(),
+            };
+            task.name = format!("{} (item={shown})", task.name);
+            task.look_key = index * MAX_LOOP_ITEMS + position;
+            let json = serde_json::to_value(&item).unwrap_or(serde_json::Value::Null);
+            task.loop_item = Some((position, json));
+            out.push(task);
+        }
+        Ok(out)
+    }
+
     pub fn prepare(
         &self,
         index: usize,
@@ -717,6 +832,8 @@ impl TaskDef {
             register: self.register.clone(),
             changed_when: self.changed_when.clone(),
             failed_when: self.failed_when.clone(),
+            look_key: index * MAX_LOOP_ITEMS,
+            loop_item: None,
         })
     }
 }
