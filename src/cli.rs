@@ -90,6 +90,10 @@ pub struct DeployArgs {
     /// Read task files from DIR, templates from DIR/../templates, files from DIR/../files.
     #[arg(long = "tasks-dir", value_name = "DIR")]
     pub tasks_dir: Option<PathBuf>,
+    /// The secrets file; made with generated values (mode 0600) when missing.
+    /// Default: secrets.json beside configure.json.
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
 }
 
 /// `--hosts FILE`, shared by the commands that read an inventory.
@@ -301,6 +305,9 @@ pub struct RunArgs {
     /// Read task files from DIR, templates from DIR/../templates, files from DIR/../files.
     #[arg(long = "tasks-dir", value_name = "DIR")]
     pub tasks_dir: Option<PathBuf>,
+    /// Secrets file (JSON, mode 0600) whose values the tasks see as variables; never printed.
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
     /// Seconds to wait for a host to answer, per attempt.
     #[arg(long = "connect-timeout", default_value_t = 10)]
     pub connect_timeout: u64,

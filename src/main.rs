@@ -51,9 +51,10 @@ async fn main() {
     match result {
         Ok(status) => std::process::exit(status),
         Err(e) => {
-            eprintln!("error: {e}");
+            use provision::redact::clean;
+            eprintln!("error: {}", clean(&e.to_string()));
             if let Some(hint) = e.hint() {
-                eprintln!("hint: {hint}");
+                eprintln!("hint: {}", clean(&hint));
             }
             std::process::exit(e.exit_status());
         }

@@ -56,6 +56,15 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
         hint: None,
     })?;
     let key = crate::ssh::load_key(&key_path)?;
+    let secrets_path = args.secrets.clone().unwrap_or_else(|| {
+        config
+            .path
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("secrets.json")
+    });
+    let mut vars = config.vars.clone();
+    vars.extend(crate::secrets::load(&secrets_path, true)?);
     let role_config = config.role(&args.role);
     let count = args.count.or(role_config.count).unwrap_or(1);
     let known_hosts = args
@@ -135,8 +144,9 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
         become_: false,
         known_hosts: Some(known_hosts),
         tasks_dir: args.tasks_dir.clone(),
+        secrets: None,
         connect_timeout: 10,
         connect_retries: 3,
     };
-    super::run::run_role_with(&run, &config.vars).await
+    super::run::run_role_with(&run, &vars).await
 }

@@ -35,6 +35,8 @@ pub enum AppError {
     NotConfirmed(String),
     #[error(transparent)]
     Key(#[from] crate::ssh::KeyError),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
     /// A deploy step failed after the cloud was touched; the message says what exists now.
     #[error("{message}")]
     Deploy {

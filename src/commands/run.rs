@@ -25,6 +25,11 @@ pub async fn run_role_with(
     args: &RunArgs,
     base_vars: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<i32, AppError> {
+    let mut base_vars = base_vars.clone();
+    if let Some(path) = &args.secrets {
+        base_vars.extend(crate::secrets::load(path, false)?);
+    }
+    let base_vars = &base_vars;
     let inventory = Inventory::load(&args.inventory.path)?;
     let roles = RoleSource::new(args.tasks_dir.as_deref());
     let source = roles.task_file(&args.role)?;

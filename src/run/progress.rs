@@ -70,7 +70,7 @@ impl HostProgress {
     pub fn task(&self, position: usize, name: &str) {
         if let Some(bar) = &self.bar {
             bar.set_position(position as u64);
-            bar.set_message(name.to_string());
+            bar.set_message(crate::redact::clean(name).into_owned());
         }
     }
 
@@ -84,5 +84,5 @@ impl HostProgress {
 /// Prints to stdout; a closed pipe (`provision … | head`) is not an error worth a panic.
 pub fn print_line(line: &str) {
     use std::io::Write;
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
+    let _ = writeln!(std::io::stdout().lock(), "{}", crate::redact::clean(line));
 }
