@@ -12,59 +12,7 @@ const ROLE: &str = r#"
   become: true
 "#;
 
-/// The containers and network of a Docker-cloud project, removed when the test ends.
-struct Project(String);
-
-impl Project {
-    fn new() -> Project {
-        Project(format!("t{:08x}", rand::random::<u32>()))
-    }
-
-    fn containers(&self) -> Vec<String> {
-        let out = std::process::Command::new("docker")
-            .args(["ps", "-a", "--format", "{{.Names}} {{.State}}", "--filter"])
-            .arg(format!("label=provision.project={}", self.0))
-            .output()
-            .expect("docker ps runs");
-        let mut list: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(String::from)
-            .collect();
-        list.sort();
-        list
-    }
-
-    fn exec(&self, name: &str, command: &str) -> String {
-        let out = std::process::Command::new("docker")
-            .args(["exec", name, "sh", "-c", command])
-            .output()
-            .expect("docker exec runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let ids = std::process::Command::new("docker")
-            .args(["ps", "-a", "-q", "--filter"])
-            .arg(format!("label=provision.project={}", self.0))
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty() {
-            let _ = std::process::Command::new("docker")
-                .args(["rm", "-f"])
-                .args(&ids)
-                .output();
-        }
-        let _ = std::process::Command::new("docker")
-            .args(["network", "rm", &format!("provision-{}", self.0)])
-            .output();
-    }
-}
-
-fn setup(dir: &Path, project: &Project) -> String {
+fn setup(dir: &Path, project: &DockerProject) -> String {
     std::fs::write(
         dir.join("configure.json"),
         format!(
@@ -91,7 +39,7 @@ fn deploy_args<'a>(tasks: &'a str, count: &'a str) -> Vec<&'a str> {
 #[tokio::test]
 async fn docker_cloud_scales_up_reruns_and_repairs() {
     let dir = tempfile::tempdir().unwrap();
-    let project = Project::new();
+    let project = DockerProject::new();
     let tasks = setup(dir.path(), &project);
     let d = dir.path();
     let p = &project.0;
@@ -243,7 +191,7 @@ async fn docker_cloud_scales_up_reruns_and_repairs() {
 #[tokio::test]
 async fn a_deploy_killed_midway_is_completed_by_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
-    let project = Project::new();
+    let project = DockerProject::new();
     let tasks = setup(dir.path(), &project);
     let d = dir.path();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_provision"))

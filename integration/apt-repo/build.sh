@@ -2,14 +2,16 @@
 # Builds a signed apt repository (suite `stable`, component `main`) for tests that serve it to the
 # test hosts over HTTP, from package folders (each with DEBIAN/control and the files to install).
 # Writes OUT/key.asc (the signing key) and OUT/other-key.asc (a key that did not sign it).
-# Usage: build.sh OUT PACKAGE_DIR...
+# The suite is $SUITE (default `stable`): roles name it after the release (`bookworm`).
+# Usage: [SUITE=bookworm] build.sh OUT PACKAGE_DIR...
 set -euo pipefail
 out="$1"
 shift
 for tool in dpkg-deb dpkg-scanpackages gpg; do
     command -v "$tool" >/dev/null || { echo "build.sh needs $tool (apt-get install dpkg-dev gpg)" >&2; exit 1; }
 done
-dists="$out/dists/stable"
+suite="${SUITE:-stable}"
+dists="$out/dists/$suite"
 mkdir -p "$out/pool" "$dists/main/binary-amd64"
 for pkg in "$@"; do
     dpkg-deb --root-owner-group --build "$pkg" "$out/pool/" >/dev/null
@@ -19,8 +21,8 @@ gzip -9nkf "$dists/main/binary-amd64/Packages"
 {
     echo "Origin: provision-test"
     echo "Label: provision-test"
-    echo "Suite: stable"
-    echo "Codename: stable"
+    echo "Suite: $suite"
+    echo "Codename: $suite"
     echo "Architectures: amd64 all"
     echo "Components: main"
     echo "Date: $(date -Ru)"

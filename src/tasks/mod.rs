@@ -5,6 +5,7 @@ pub mod apt;
 pub mod command;
 pub mod copy;
 pub mod debconf;
+pub mod fail;
 pub mod file;
 pub mod filesystem;
 pub mod git;
@@ -48,6 +49,7 @@ pub enum ModuleCall {
     Filesystem(filesystem::FilesystemArgs),
     Mount(mount::MountArgs),
     Pip(pip::PipArgs),
+    Fail(fail::FailArgs),
 }
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -68,6 +70,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "filesystem",
     "mount",
     "pip",
+    "fail",
 ];
 const KEYWORDS: &[&str] = &[
     "name",
@@ -102,6 +105,7 @@ impl ModuleCall {
             ModuleCall::Filesystem(a) => a.prepare(ctx),
             ModuleCall::Mount(a) => a.prepare(ctx),
             ModuleCall::Pip(a) => a.prepare(ctx),
+            ModuleCall::Fail(a) => a.prepare(ctx),
         }
     }
 }
@@ -129,6 +133,7 @@ impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
             "filesystem" => ModuleCall::Filesystem(Deserialize::deserialize(d)?),
             "mount" => ModuleCall::Mount(Deserialize::deserialize(d)?),
             "pip" => ModuleCall::Pip(Deserialize::deserialize(d)?),
+            "fail" => ModuleCall::Fail(Deserialize::deserialize(d)?),
             other => unreachable!("module `{other}` is checked before"),
         })
     }

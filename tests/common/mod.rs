@@ -261,42 +261,80 @@ pub fn stats(run: &Run) -> Vec<(String, u64, u64, u64, u64)> {
 /// A web server for the test hosts: a container serving `dir` over HTTP on port 80. Returns the
 /// container (stopped when dropped) and the address the other containers reach it at.
 pub async fn start_web_server(dir: &Path) -> (ContainerAsync<GenericImage>, String) {
+    start_web_server_on(dir, None).await
+}
+
+/// As `start_web_server`, on a Docker network of its own (made when missing), for hosts of the
+/// Docker cloud, whose containers are on their project's network.
+pub async fn start_web_server_on(
+    dir: &Path,
+    network: Option<&str>,
+) -> (ContainerAsync<GenericImage>, String) {
+    if let Some(net) = network {
+        let _ = std::process::Command::new("docker")
+            .args(["network", "create", net])
+            .output();
+    }
     let (repo, tag) = image();
-    let container = GenericImage::new(repo, tag)
+    let request = GenericImage::new(repo, tag)
         .with_entrypoint("python3")
         .with_wait_for(WaitFor::message_on_stdout("Serving HTTP"))
         .with_cmd(["-u", "-m", "http.server", "80", "--directory", "/srv"])
-        .with_mount(Mount::bind_mount(dir.to_str().expect("utf-8 path"), "/srv"))
-        .start()
-        .await
-        .expect("web server container starts");
+        .with_mount(Mount::bind_mount(dir.to_str().expect("utf-8 path"), "/srv"));
+    let request = match network {
+        Some(net) => request.with_network(net),
+        None => request,
+    };
+    let container = request.start().await.expect("web server container starts");
     let ip = container_ip(container.id());
     (container, ip)
 }
 
 /// A package folder for `integration/apt-repo/build.sh`: control fields and files to install.
+/// Files under `DEBIAN/` other than `templates` are maintainer scripts (made executable).
 pub fn package_dir(root: &Path, name: &str, version: &str, files: &[(&str, &str)]) -> PathBuf {
+    package_dir_with(root, name, version, "", files)
+}
+
+/// As `package_dir`, with more control fields (`Depends: python3\n`).
+pub fn package_dir_with(
+    root: &Path,
+    name: &str,
+    version: &str,
+    control: &str,
+    files: &[(&str, &str)],
+) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     let dir = root.join(format!("{name}-{version}"));
     std::fs::create_dir_all(dir.join("DEBIAN")).unwrap();
     std::fs::write(
         dir.join("DEBIAN/control"),
         format!(
-            "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: provision tests <tests@provision.invalid>\nDescription: a package built by the provision tests\n"
+            "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: provision tests <tests@provision.invalid>\n{control}Description: a package built by the provision tests\n"
         ),
     )
     .unwrap();
     for (path, content) in files {
         let target = dir.join(path.trim_start_matches('/'));
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::write(target, content).unwrap();
+        std::fs::write(&target, content).unwrap();
+        let script = path.starts_with("DEBIAN/") && !path.ends_with("templates");
+        let mode = if script { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode)).unwrap();
     }
     dir
 }
 
 /// Builds a signed apt repository in `out` from package folders (see integration/apt-repo).
 pub fn build_apt_repository(out: &Path, packages: &[PathBuf]) {
+    build_apt_repository_for(out, "stable", packages)
+}
+
+/// As `build_apt_repository`, for a suite (a release's codename, as `deb URL bookworm main`).
+pub fn build_apt_repository_for(out: &Path, suite: &str, packages: &[PathBuf]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/apt-repo/build.sh");
     let status = std::process::Command::new("bash")
+        .env("SUITE", suite)
         .arg(&script)
         .arg(out)
         .args(packages)
@@ -406,5 +444,58 @@ pub fn build_package_index(dir: &Path, wheels: &[(&str, &str, &[&str])]) {
             "making the wheel {name} {version} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// The containers and network of a Docker-cloud project (named at random, so tests do not
+/// meet), removed when the test ends.
+pub struct DockerProject(pub String);
+
+impl DockerProject {
+    pub fn new() -> DockerProject {
+        DockerProject(format!("t{:08x}", rand::random::<u32>()))
+    }
+
+    pub fn containers(&self) -> Vec<String> {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "-a", "--format", "{{.Names}} {{.State}}", "--filter"])
+            .arg(format!("label=provision.project={}", self.0))
+            .output()
+            .expect("docker ps runs");
+        let mut list: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        list.sort();
+        list
+    }
+
+    pub fn exec(&self, name: &str, command: &str) -> String {
+        let out = std::process::Command::new("docker")
+            .args(["exec", name, "sh", "-c", command])
+            .output()
+            .expect("docker exec runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for DockerProject {
+    fn drop(&mut self) {
+        let ids = std::process::Command::new("docker")
+            .args(["ps", "-a", "-q", "--filter"])
+            .arg(format!("label=provision.project={}", self.0))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&ids)
+                .output();
+        }
+        let _ = std::process::Command::new("docker")
+            .args(["network", "rm", &format!("provision-{}", self.0)])
+            .output();
     }
 }
