@@ -65,6 +65,9 @@ pub struct RenderError {
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // As Ansible: no escaping, whatever the template's name (minijinja would JSON-escape values
+    // in `x.json.j2` and HTML-escape them in `x.html.j2`).
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     // Jinja2 and Ansible keep the final newline of a template; files must be byte-identical.
     env.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
@@ -161,6 +164,23 @@ mod tests {
         );
         let err = render_file(&env, "t", "ok\n{{ missing }}\n", &vars).unwrap_err();
         assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
+    fn templates_are_never_escaped() {
+        let env = environment();
+        let vars = Value::from(minijinja::value::Serde(
+            serde_json::json!({"ip": "10.0.0.1", "t": "<b>"}),
+        ));
+        let text = "\"http://{{ ip }}:5984\" {{ t }}";
+        assert_eq!(
+            render_file(&env, "config.json.j2", text, &vars).unwrap(),
+            "\"http://10.0.0.1:5984\" <b>"
+        );
+        assert_eq!(
+            render_file(&env, "page.html.j2", text, &vars).unwrap(),
+            "\"http://10.0.0.1:5984\" <b>"
+        );
     }
 
     #[test]

@@ -11,7 +11,6 @@ use crate::known_hosts::KnownHosts;
 use crate::roles::RoleSource;
 use crate::run::plan;
 use crate::run::progress::print_line;
-use crate::tasks::TaskFile;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,8 +47,7 @@ async fn explain(cloud: &dyn Cloud, args: &DeployArgs, count: u32, e: DeployErro
 pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
     let config = load_config(&args.cloud)?;
     let roles = RoleSource::new(args.tasks_dir.as_deref());
-    let source = roles.task_file(&args.role)?;
-    TaskFile::parse(&source.display, &source.text)?;
+    super::run::load_task_file(&roles, &args.role)?;
     plan::parse_extra_vars(&args.extra_vars)?;
     let key_path = std::path::absolute(config.key_file()?).map_err(|e| AppError::Deploy {
         message: format!("cannot resolve the key file's path: {e}"),

@@ -14,26 +14,49 @@ use crate::tasks::TaskFile;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A role's task file, following its `import` (one level): the imported tasks, with the
+/// importing file's `vars`.
+pub fn load_task_file(roles: &RoleSource, role: &str) -> Result<TaskFile, AppError> {
+    let source = roles.task_file(role)?;
+    let file = TaskFile::parse(&source.display, &source.text)?;
+    let Some(other) = &file.import else {
+        return Ok(file);
+    };
+    let imported_source = roles.task_file(other)?;
+    let mut imported = TaskFile::parse(&imported_source.display, &imported_source.text)?;
+    if imported.import.is_some() {
+        return Err(AppError::TaskFile(crate::tasks::TaskFileError {
+            file: imported_source.display,
+            line: 1,
+            column: 1,
+            message: format!("`{role}` imports `{other}`, which imports again: one level only"),
+        }));
+    }
+    imported.vars.extend(file.vars);
+    Ok(imported)
+}
+
 /// `provision run`: returns the exit status.
 pub async fn run_role(args: &RunArgs) -> Result<i32, AppError> {
     run_role_with(args, &serde_json::Map::new()).await
 }
 
 /// As `run_role`, with variables of lower precedence than the inventory's (configure.json's
-/// `vars`, when deploy runs the role).
+/// `vars` and the secrets, when deploy runs the role). Precedence, lowest first: these, the
+/// role's `vars`, the secrets file of `--secrets`, the inventory, `-e`.
 pub async fn run_role_with(
     args: &RunArgs,
     base_vars: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<i32, AppError> {
+    let inventory = Inventory::load(&args.inventory.path)?;
+    let roles = RoleSource::new(args.tasks_dir.as_deref());
+    let task_file = load_task_file(&roles, &args.role)?;
     let mut base_vars = base_vars.clone();
+    base_vars.extend(task_file.vars.clone());
     if let Some(path) = &args.secrets {
         base_vars.extend(crate::secrets::load(path, false)?);
     }
     let base_vars = &base_vars;
-    let inventory = Inventory::load(&args.inventory.path)?;
-    let roles = RoleSource::new(args.tasks_dir.as_deref());
-    let source = roles.task_file(&args.role)?;
-    let task_file = TaskFile::parse(&source.display, &source.text)?;
     let extra_vars = plan::parse_extra_vars(&args.extra_vars)?;
     let defaults = ConnectionDefaults {
         user: Some(args.user.clone()),

@@ -357,6 +357,10 @@ pub struct TaskFile {
     pub display: String,
     pub tasks: Vec<TaskDef>,
     pub handlers: Vec<TaskDef>,
+    /// `import: other`: this role is the task file `other.yml` with this file's `vars`.
+    pub import: Option<String>,
+    /// The role's own variables: above configure.json's, below the inventory's.
+    pub vars: serde_json::Map<String, serde_json::Value>,
 }
 
 struct TaskFileVisitor;
@@ -385,12 +389,19 @@ impl<'de> Visitor<'de> for TaskFileVisitor {
             match key.as_str() {
                 "tasks" => file.tasks = map.next_value()?,
                 "handlers" => file.handlers = map.next_value()?,
+                "import" => file.import = Some(map.next_value()?),
+                "vars" => file.vars = map.next_value()?,
                 other => {
                     return Err(de::Error::custom(format!(
-                        "unknown top-level key `{other}` (allowed: tasks, handlers)"
+                        "unknown top-level key `{other}` (allowed: tasks, handlers, vars, import)"
                     )));
                 }
             }
+        }
+        if file.import.is_some() && !(file.tasks.is_empty() && file.handlers.is_empty()) {
+            return Err(de::Error::custom(
+                "a file with `import` has no tasks or handlers of its own",
+            ));
         }
         Ok(file)
     }

@@ -67,7 +67,8 @@ impl PipArgs {
             }
         };
         let mut options = words(&self.extra_args)?;
-        if let Some(url) = ctx.render_opt(&self.index_url)? {
+        // An empty index_url (`{{ pip_index_url | default('') }}`) means pip's own default.
+        if let Some(url) = ctx.render_opt(&self.index_url)?.filter(|u| !u.is_empty()) {
             options.push("--index-url".into());
             options.push(url);
         }
