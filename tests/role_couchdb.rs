@@ -121,6 +121,30 @@ async fn three_node_cluster_rerun_and_scale_up_to_four() {
         assert_eq!(project.exec(&node, "stat -c %U /data/couchdb"), "couchdb\n");
     }
 
+    // The stand-in refuses what CouchDB refuses.
+    let post = |body: &str, auth: &str| {
+        project.exec(
+            &coordinator,
+            &format!(
+                "curl -s -w ' %{{http_code}}' -u {auth} -H 'Content-Type: application/json' -d '{body}' http://127.0.0.1:5984/_cluster_setup"
+            ),
+        )
+    };
+    let admin = format!("admin:{password}");
+    assert!(post(r#"{"action": "finish_cluster"}"#, "admin:wrong").ends_with(" 401"));
+    assert!(post(r#"{"action": "join_everything"}"#, &admin).contains("Invalid Action"));
+    let not_enabled = post(
+        r#"{"action": "add_node", "host": "10.255.255.1", "port": 5984, "username": "admin", "password": "x"}"#,
+        &admin,
+    );
+    assert!(
+        not_enabled.contains("was not enabled") && not_enabled.ends_with(" 400"),
+        "{not_enabled}"
+    );
+    assert!(
+        post(r#"{"action": "finish_cluster"}"#, &admin).contains("Cluster is already finished")
+    );
+
     let again = provision(d, &["couchdb"]).await;
     assert_eq!(again.status, 0, "{}\n{}", again.stdout, again.stderr);
     assert_eq!(
