@@ -274,9 +274,12 @@ impl HostRun<'_> {
             Status::Failed => "failed",
         };
         let line = format!("{label}: [{}] {}: {}", self.host, r.name, r.message);
+        // A task skipped by its `when` is routine and shows with -v only; one that check mode
+        // skipped is news.
         match r.status {
-            Status::Changed | Status::Failed | Status::Skipped => self.progress.event(&line),
-            Status::Ok => self.progress.verbose(&line),
+            Status::Changed | Status::Failed => self.progress.event(&line),
+            Status::Skipped if self.options.check => self.progress.event(&line),
+            Status::Skipped | Status::Ok => self.progress.verbose(&line),
         }
         if let Some(d) = &r.diff {
             self.progress.event(d.trim_end());
