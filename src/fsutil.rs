@@ -25,3 +25,12 @@ pub fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
     file.sync_all()?;
     std::fs::rename(&tmp, path)
 }
+
+/// Creates a folder (and its parents) readable by its owner only, as OpenSSH wants `~/.ssh`.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}

@@ -97,7 +97,7 @@ impl KnownHosts {
             source,
         };
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(wrap)?;
+            crate::fsutil::create_private_dir(dir).map_err(wrap)?;
         }
         let existing = std::fs::read(&self.path).unwrap_or_default();
         let mut file = std::fs::OpenOptions::new()
@@ -148,6 +148,12 @@ impl KnownHosts {
                 });
             }
         };
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::fsutil::create_private_dir(dir).map_err(|source| KnownHostsError::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
         let mut kept = Vec::new();
         let mut present: Vec<&PublicKey> = Vec::new();
         let mut replaced = 0;
