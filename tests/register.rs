@@ -177,3 +177,47 @@ async fn loops_over_lists_and_registered_results() {
         third.stdout
     );
 }
+
+#[tokio::test]
+async fn flush_handlers_runs_notified_handlers_at_that_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path(), "ed25519");
+    let host = start_host("r4", &key).await;
+    write_inventory(dir.path(), "reg", &[&host], &key, "");
+    let tasks = write_role(
+        dir.path(),
+        "reg",
+        r#"
+tasks:
+  - name: settings
+    copy: {dest: /tmp/settings, content: "{{ v }}\n"}
+    notify: apply
+  - meta: flush_handlers
+  - name: sees what the handler did
+    shell: cat /tmp/applied >> /tmp/seen
+handlers:
+  - name: apply
+    shell: cp /tmp/settings /tmp/applied
+"#,
+        &[],
+    );
+    let first = run_role(dir.path(), "reg", &tasks, &["-e", "v=one"]).await;
+    assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
+    assert_eq!(
+        host.sh("cat /tmp/seen").await,
+        "one\n",
+        "the handler ran before the task after the flush"
+    );
+    assert_eq!(
+        first.stdout.matches("apply: ran").count(),
+        1,
+        "and not again at the end: {}",
+        first.stdout
+    );
+    let second = run_role(dir.path(), "reg", &tasks, &["-e", "v=one"]).await;
+    assert!(
+        !second.stdout.contains("apply: ran"),
+        "nothing notified: {}",
+        second.stdout
+    );
+}

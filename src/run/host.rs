@@ -506,6 +506,27 @@ pub(super) async fn run_host(
             unreachable!("a deferred task was rendered above")
         };
         bar.task(position, &task.name);
+        if task.module.kind() == crate::tasks::meta::KIND && task.skip.is_none() {
+            progress.verbose(&format!("flush handlers: [{}] {}", target.name, task.name));
+            let go_on = run_handlers(
+                &mut run,
+                &mut plan.handlers,
+                &mut notified,
+                &mut report,
+                &bar,
+                position,
+            )
+            .await;
+            if !go_on {
+                failed = true;
+                break;
+            }
+            // Handlers acted on the host: what was seen before is stale.
+            looks.clear();
+            window = 1;
+            position += 1;
+            continue;
+        }
         let needs_look = task.skip.is_none() && task.module.look().is_some();
         if needs_look && !looks.contains_key(&task.look_key) {
             match run.take_looks(&plan.tasks[position..], window).await {
@@ -563,82 +584,15 @@ pub(super) async fn run_host(
         position += 1;
     }
     if !failed && report.unreachable.is_none() {
-        // A looped handler grows into one slot per item as it is rendered.
-        let mut next = 0;
-        while next < plan.handlers.len() {
-            let position = next;
-            next += 1;
-            let index = match &plan.handlers[position] {
-                Slot::Ready(h) => h.index,
-                Slot::Deferred(i) => *i,
-            };
-            let def = &plan.shared.task_file.handlers[index];
-            let name = def.name.as_ref().map(|n| n.value.as_str()).unwrap_or("");
-            if !notified.contains(name) {
-                continue;
-            }
-            if let Slot::Deferred(index) = plan.handlers[position] {
-                match run.prepare_deferred(index, true).await {
-                    Ok(tasks) => {
-                        plan.handlers.splice(
-                            position..=position,
-                            tasks.into_iter().map(|t| Slot::Ready(Box::new(t))),
-                        );
-                    }
-                    Err(Deferral::Lost(e)) => {
-                        lost(&mut report, progress, &target.name, e);
-                        break;
-                    }
-                    Err(Deferral::Invalid(message)) => {
-                        let mut r = unrenderable(def, message, options);
-                        r.handler = true;
-                        run.announce(&r);
-                        let stop = r.status == Status::Failed;
-                        report.push(r);
-                        if stop {
-                            break;
-                        }
-                        continue;
-                    }
-                }
-            }
-            let Some(handler) = plan.handlers[position].ready() else {
-                unreachable!("a deferred handler was rendered above")
-            };
-            bar.task(plan.tasks.len(), &handler.name);
-            let observed = match run
-                .take_looks(std::slice::from_ref(&plan.handlers[position]), 1)
-                .await
-            {
-                Ok(mut l) => l.remove(&handler.look_key),
-                Err(e) => {
-                    lost(&mut report, progress, &target.name, e);
-                    break;
-                }
-            };
-            match run.run_task(handler, observed.as_ref()).await {
-                Outcome::Lost(e) => {
-                    lost(&mut report, progress, &target.name, e);
-                    break;
-                }
-                Outcome::Done(ran) => {
-                    let mut r = ran.result;
-                    r.handler = true;
-                    run.announce(&r);
-                    if r.status == Status::Changed {
-                        notified.extend(handler.notify.iter().cloned());
-                    }
-                    if let Some(name) = &handler.register {
-                        run.register(name, handler, registered_value(&r, ran.fields));
-                    }
-                    let stop = r.status == Status::Failed;
-                    report.push(r);
-                    if stop {
-                        break;
-                    }
-                }
-            }
-        }
+        run_handlers(
+            &mut run,
+            &mut plan.handlers,
+            &mut notified,
+            &mut report,
+            &bar,
+            plan.tasks.len(),
+        )
+        .await;
     }
     conn.close().await;
     report.set_duration(started.elapsed());
@@ -670,6 +624,98 @@ fn unrenderable(def: &TaskDef, message: String, options: &RunOptions) -> TaskRes
         handler: false,
         duration_ms: 0,
     }
+}
+
+/// Runs the notified handlers, in the order they are listed, and forgets the notifications.
+/// Returns false when the host must stop (a handler failed, or the connection broke).
+async fn run_handlers(
+    run: &mut HostRun<'_>,
+    handlers: &mut Vec<Slot>,
+    notified: &mut HashSet<String>,
+    report: &mut HostReport,
+    bar: &HostProgress,
+    bar_position: usize,
+) -> bool {
+    let progress = run.progress;
+    let host = run.host.clone();
+    // A looped handler grows into one slot per item as it is rendered.
+    let mut next = 0;
+    while next < handlers.len() {
+        let position = next;
+        next += 1;
+        let index = match &handlers[position] {
+            Slot::Ready(h) => h.index,
+            Slot::Deferred(i) => *i,
+        };
+        let def = &run.shared.task_file.handlers[index];
+        let name = def.name.as_ref().map(|n| n.value.as_str()).unwrap_or("");
+        if !notified.contains(name) {
+            continue;
+        }
+        if let Slot::Deferred(index) = handlers[position] {
+            match run.prepare_deferred(index, true).await {
+                Ok(tasks) => {
+                    handlers.splice(
+                        position..=position,
+                        tasks.into_iter().map(|t| Slot::Ready(Box::new(t))),
+                    );
+                }
+                Err(Deferral::Lost(e)) => {
+                    lost(report, progress, &host, e);
+                    return false;
+                }
+                Err(Deferral::Invalid(message)) => {
+                    let mut r = unrenderable(def, message, run.options);
+                    r.handler = true;
+                    run.announce(&r);
+                    let stop = r.status == Status::Failed;
+                    report.push(r);
+                    if stop {
+                        return false;
+                    }
+                    continue;
+                }
+            }
+        }
+        let Some(handler) = handlers[position].ready() else {
+            unreachable!("a deferred handler was rendered above")
+        };
+        bar.task(bar_position, &handler.name);
+        let observed = match run
+            .take_looks(std::slice::from_ref(&handlers[position]), 1)
+            .await
+        {
+            Ok(mut l) => l.remove(&handler.look_key),
+            Err(e) => {
+                lost(report, progress, &host, e);
+                return false;
+            }
+        };
+        match run.run_task(handler, observed.as_ref()).await {
+            Outcome::Lost(e) => {
+                lost(report, progress, &host, e);
+                return false;
+            }
+            Outcome::Done(ran) => {
+                let mut r = ran.result;
+                r.handler = true;
+                run.announce(&r);
+                if r.status == Status::Changed {
+                    notified.extend(handler.notify.iter().cloned());
+                }
+                if let Some(name) = &handler.register {
+                    run.register(name, handler, registered_value(&r, ran.fields));
+                }
+                let stop = r.status == Status::Failed;
+                report.push(r);
+                if stop {
+                    return false;
+                }
+            }
+        }
+    }
+    notified.clear();
+    true
 }
 
 fn protocol_gap(host: &str) -> SshError {

@@ -10,6 +10,7 @@ pub mod file;
 pub mod filesystem;
 pub mod git;
 pub mod lineinfile;
+pub mod meta;
 pub mod module;
 pub mod mount;
 pub mod pip;
@@ -50,6 +51,7 @@ pub enum ModuleCall {
     Mount(mount::MountArgs),
     Pip(pip::PipArgs),
     Fail(fail::FailArgs),
+    Meta(meta::MetaArgs),
 }
 
 pub const MODULE_NAMES: &[&str] = &[
@@ -71,6 +73,7 @@ pub const MODULE_NAMES: &[&str] = &[
     "mount",
     "pip",
     "fail",
+    "meta",
 ];
 const KEYWORDS: &[&str] = &[
     "name",
@@ -106,6 +109,7 @@ impl ModuleCall {
             ModuleCall::Mount(a) => a.prepare(ctx),
             ModuleCall::Pip(a) => a.prepare(ctx),
             ModuleCall::Fail(a) => a.prepare(ctx),
+            ModuleCall::Meta(a) => a.prepare(ctx),
         }
     }
 }
@@ -134,6 +138,7 @@ impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
             "mount" => ModuleCall::Mount(Deserialize::deserialize(d)?),
             "pip" => ModuleCall::Pip(Deserialize::deserialize(d)?),
             "fail" => ModuleCall::Fail(Deserialize::deserialize(d)?),
+            "meta" => ModuleCall::Meta(Deserialize::deserialize(d)?),
             other => unreachable!("module `{other}` is checked before"),
         })
     }
