@@ -400,3 +400,29 @@ async fn nothing_reaches_the_cloud_before_input_is_valid() {
         r.stderr
     );
 }
+
+#[tokio::test]
+async fn missing_credentials_are_named_as_such() {
+    let moto = Moto::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &moto.endpoint);
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_provision"))
+        .args(["instance", "list"])
+        .current_dir(dir.path())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.path().join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("DescribeInstances: NoCredentials: no credentials could be loaded"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: check your credentials"), "{stderr}");
+}

@@ -27,6 +27,12 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     match &err {
+        SdkError::DispatchFailure(_) if is_credentials_failure(&err) => CloudError::Api {
+            operation: operation.to_string(),
+            code: "NoCredentials".to_string(),
+            message: format!("no credentials could be loaded ({})", root_cause(&err)),
+            hint: hint_for("AuthFailure"),
+        },
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => CloudError::Unreachable {
             operation: operation.to_string(),
             endpoint: if endpoint.is_empty() {
@@ -55,12 +61,28 @@ where
 
 fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let full = DisplayErrorContext(err).to_string();
-    // The context chain ends with the most specific cause.
-    full.rsplit(": ")
-        .next()
-        .unwrap_or(&full)
-        .trim_end_matches(')')
+    // The SDK appends a debug dump in parentheses (` (DispatchFailure(… { …`): the readable
+    // chain is before it.
+    let readable = full
+        .match_indices(" (")
+        .map(|(i, _)| i)
+        .find(|&i| {
+            let rest = &full[i + 2..];
+            let word: String = rest.chars().take_while(|c| c.is_alphanumeric()).collect();
+            rest[word.len()..].starts_with('(') || rest[word.len()..].starts_with(" {")
+        })
+        .map_or(full.as_str(), |i| &full[..i]);
+    // The chain ends with the most specific cause; keep the kind of failure before it.
+    let parts: Vec<&str> = readable.split(": ").collect();
+    parts[parts.len().saturating_sub(2)..].join(": ")
+}
+
+/// The SDK reports missing credentials as a dispatch failure; say what it is.
+fn is_credentials_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    DisplayErrorContext(err)
         .to_string()
+        .to_lowercase()
+        .contains("credential")
 }
 
 fn tag_value(tags: &[Tag], key: &str) -> String {
