@@ -9,8 +9,10 @@ if ! docker info >/dev/null 2>&1; then
     echo "error: Docker is not available; the integration tests need it (they start SSH hosts as containers)" >&2
     exit 1
 fi
-# Tools the tests run on this machine: a signed apt repository (dpkg-dev, gpg) and loop devices.
+# Tools the tests run on this machine: a signed apt repository (dpkg-dev, gpg), loop devices,
+# and git (the app repository the role tests serve).
 missing=""
+command -v git >/dev/null || missing="$missing git"
 command -v dpkg-scanpackages >/dev/null || missing="$missing dpkg-dev"
 command -v gpg >/dev/null || missing="$missing gpg"
 command -v losetup >/dev/null || missing="$missing mount"
