@@ -180,6 +180,21 @@ async fn a_source_signed_by_another_key_and_a_missing_deb_fail_clearly() {
         r.stdout
     );
 
+    // debconf without become: said before anything is attempted.
+    std::fs::write(
+        tasks.join("pkg.yml"),
+        "- debconf: {name: couchdb, question: couchdb/mode, vtype: select, value: clustered}\n",
+    )
+    .unwrap();
+    let r = run_role(dir.path(), "pkg", &tasks, &[]).await;
+    assert_eq!(r.status, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("debconf reads and writes root's debconf database: add `become: true`"),
+        "{}",
+        r.stdout
+    );
+
     std::fs::write(
         tasks.join("pkg.yml"),
         "- apt: {deb: /tmp/nope.deb}\n  become: true\n",

@@ -111,16 +111,23 @@ impl Module for Debconf {
         // question is unknown.
         Some(Look::Shell(format!(
             "command -v debconf-communicate >/dev/null || {{ echo 'debconf is not installed' >&2; exit 1; }}; \
-             echo GET {q} | debconf-communicate {p} 2>/dev/null || true",
+             echo GET {q} | debconf-communicate {p} 2>/dev/null || true; echo \"uid=$(id -u)\"",
             q = quote(&self.question),
             p = quote(&self.package)
         )))
     }
 
     fn decide(&self, observed: Option<&Observed>) -> Result<Plan, DecideError> {
-        let line = observed
-            .map(|o| o.output.lines().next().unwrap_or("").to_string())
-            .unwrap_or_default();
+        let output = observed.map(|o| o.output.as_str()).unwrap_or_default();
+        if output
+            .lines()
+            .any(|l| l.starts_with("uid=") && l != "uid=0")
+        {
+            return Err(DecideError(
+                "debconf reads and writes root's debconf database: add `become: true`".into(),
+            ));
+        }
+        let line = output.lines().next().unwrap_or("").to_string();
         let current = line.strip_prefix("0 ").or((line == "0").then_some(""));
         if current == Some(self.value.as_str()) {
             return Ok(Plan::ok(format!(
@@ -167,9 +174,13 @@ mod tests {
     fn sets_only_a_different_answer_and_hides_passwords() {
         let d = debconf("password", "hunter2");
         assert!(matches!(
-            d.decide(Some(&seen("0 hunter2\n"))).unwrap(),
+            d.decide(Some(&seen("0 hunter2\nuid=0\n"))).unwrap(),
             Plan::Ok { .. }
         ));
+        let e = d
+            .decide(Some(&seen("10 x doesn't exist\nuid=1000\n")))
+            .unwrap_err();
+        assert!(e.0.contains("add `become: true`"), "{e}");
         let Plan::Change(c) = d
             .decide(Some(&seen("10 couchdb/adminpass doesn't exist\n")))
             .unwrap()
