@@ -19,6 +19,7 @@ async fn main() {
     let cli = match cli.command {
         // `provision couchdb --count 3` is `provision deploy couchdb --count 3`.
         Command::External(args) => {
+            let args_for_message = args.clone();
             let all = ["provision", "deploy"]
                 .into_iter()
                 .map(String::from)
@@ -26,7 +27,11 @@ async fn main() {
             match Cli::try_parse_from(all) {
                 Ok(c) => c,
                 Err(e) => {
-                    let _ = e.print();
+                    if let Some(message) = provision::commands::not_a_command(&args_for_message) {
+                        eprintln!("error: {message}");
+                    } else {
+                        let _ = e.print();
+                    }
                     std::process::exit(exit::USAGE);
                 }
             }

@@ -44,6 +44,14 @@ pub struct SourceFile {
 }
 
 impl RoleSource {
+    /// The roles carried in the binary.
+    pub fn built_in() -> Vec<String> {
+        EMBEDDED_TASKS
+            .files()
+            .filter_map(|f| f.path().to_str()?.strip_suffix(".yml").map(String::from))
+            .collect()
+    }
+
     pub fn new(tasks_dir: Option<&Path>) -> RoleSource {
         match tasks_dir {
             Some(dir) => RoleSource::Directory {

@@ -158,3 +158,16 @@ async fn undefined_variable_names_task_file_line_and_column() {
         r.stderr
     );
 }
+
+#[tokio::test]
+async fn a_mistyped_command_is_not_taken_for_a_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = provision(dir.path(), &["instnace", "list"]).await;
+    assert_eq!(r.status, 64, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`instnace` is neither a command")
+            && r.stderr.contains("did you mean `instance`?"),
+        "{}",
+        r.stderr
+    );
+}
