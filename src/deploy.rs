@@ -161,13 +161,7 @@ pub async fn ensure_instances(
             key_name: config.instances.key_name.clone(),
             security_groups: config.instances.security_groups.clone(),
             zone: config.cloud.availability_zone.clone(),
-            first_index: existing
-                .iter()
-                .map(|i| name_index(&i.name))
-                .filter(|n| *n != u32::MAX)
-                .max()
-                .unwrap_or(0)
-                + 1,
+            first_index: crate::cloud::next_index(&existing, &config.project, role),
         };
         let launched = cloud
             .launch(&spec)

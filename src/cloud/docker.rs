@@ -274,24 +274,13 @@ impl Cloud for Docker {
         wanted: &str,
         options: &WaitOptions,
     ) -> Result<(), CloudError> {
-        let what = if ids.len() == 1 {
-            ids[0].clone()
-        } else {
-            format!("{} containers", ids.len())
-        };
-        wait::until(&what, wanted, options, || async {
-            let found = match self.inspect(ids).await {
-                Ok(f) => f,
-                Err(CloudError::NotFound(_)) if wanted == "terminated" => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            let pending: Vec<String> = found
-                .iter()
-                .filter(|i| i.state != wanted)
-                .map(|i| format!("{} {}", i.name, i.state))
-                .collect();
-            Ok((!pending.is_empty()).then(|| pending.join(", ")))
-        })
+        wait::until_instances(
+            ids,
+            wanted,
+            options,
+            || self.inspect(ids),
+            |e| matches!(e, CloudError::NotFound(_)),
+        )
         .await
     }
 

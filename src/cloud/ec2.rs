@@ -467,24 +467,13 @@ impl Cloud for Ec2 {
         wanted: &str,
         options: &WaitOptions,
     ) -> Result<(), CloudError> {
-        let what = if ids.len() == 1 {
-            ids[0].clone()
-        } else {
-            format!("{} instances", ids.len())
-        };
-        wait::until(&what, wanted, options, || async {
-            let found = match self.describe_instances(ids).await {
-                Ok(f) => f,
-                Err(e) if wanted == "terminated" && is_not_found(&e) => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            let pending: Vec<String> = found
-                .iter()
-                .filter(|i| i.state != wanted)
-                .map(|i| format!("{} {}", i.id, i.state))
-                .collect();
-            Ok((!pending.is_empty()).then(|| pending.join(", ")))
-        })
+        wait::until_instances(
+            ids,
+            wanted,
+            options,
+            || self.describe_instances(ids),
+            is_not_found,
+        )
         .await
     }
 

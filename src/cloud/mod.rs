@@ -178,6 +178,17 @@ pub fn hint_for(code: &str) -> Option<String> {
     Some(hint.to_string())
 }
 
+/// The number after the last `<project>-<role>-<n>` name: new instances are numbered from there.
+pub fn next_index(existing: &[Instance], project: &str, role: &str) -> u32 {
+    let prefix = format!("{project}-{role}-");
+    existing
+        .iter()
+        .filter_map(|i| i.name.strip_prefix(&prefix)?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1
+}
+
 /// A volume of a role's instance, as deploy leaves it.
 #[derive(Debug)]
 pub enum RoleVolume {

@@ -1,7 +1,7 @@
 //! Polling with backoff and a timeout, shown with a spinner. The SDK's waiters have a fixed 15 s
 //! minimum between polls; clouds that answer quickly should not make people wait that long.
 
-use super::CloudError;
+use super::{CloudError, Instance};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -70,6 +70,40 @@ where
     };
     bar.finish_and_clear();
     result
+}
+
+/// Waits until every instance in `ids` is in state `wanted`, describing them with `describe`.
+/// With `wanted` "terminated", an error `is_gone` accepts means they are gone: done.
+pub async fn until_instances<F, Fut>(
+    ids: &[String],
+    wanted: &str,
+    options: &WaitOptions,
+    describe: F,
+    is_gone: impl Fn(&CloudError) -> bool,
+) -> Result<(), CloudError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Vec<Instance>, CloudError>>,
+{
+    let what = if ids.len() == 1 {
+        ids[0].clone()
+    } else {
+        format!("{} instances", ids.len())
+    };
+    until(&what, wanted, options, || async {
+        let found = match describe().await {
+            Ok(f) => f,
+            Err(e) if wanted == "terminated" && is_gone(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let pending: Vec<String> = found
+            .iter()
+            .filter(|i| i.state != wanted)
+            .map(|i| format!("{} {}", i.name, i.state))
+            .collect();
+        Ok((!pending.is_empty()).then(|| pending.join(", ")))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use crate::cli::{CloudArgs, InstanceAction, SnapshotAction, VolumeAction};
 use crate::cloud::docker::Docker;
 use crate::cloud::ec2::Ec2;
 use crate::cloud::wait::WaitOptions;
-use crate::cloud::{Cloud, CloudError, Instance, LaunchSpec, Snapshot, Volume};
+use crate::cloud::{Cloud, CloudError, Instance, LaunchSpec, Snapshot, Volume, next_index};
 use crate::config::{CloudKind, Config, ConfigError};
 use crate::run::progress::print_line;
 use crate::run::report::exit;
@@ -65,17 +65,6 @@ async fn open_ec2(args: &CloudArgs) -> Result<(Config, Ec2, WaitOptions), AppErr
     }
     let ec2 = Ec2::connect(&config).await;
     Ok((config, ec2, wait_options(args)))
-}
-
-/// The number after the last `<project>-<role>-<n>` name: new instances are numbered from there.
-pub fn next_index(existing: &[Instance], project: &str, role: &str) -> u32 {
-    let prefix = format!("{project}-{role}-");
-    existing
-        .iter()
-        .filter_map(|i| i.name.strip_prefix(&prefix)?.parse::<u32>().ok())
-        .max()
-        .unwrap_or(0)
-        + 1
 }
 
 /// A resource shown by a `list` command: as a table row, or as JSON.
