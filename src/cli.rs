@@ -71,16 +71,27 @@ pub struct DeployArgs {
     /// Seconds to wait for a new instance to answer SSH with the key.
     #[arg(long = "ssh-timeout", default_value_t = 300)]
     pub ssh_timeout: u64,
-    /// Extra variables: key=value, a JSON object, or @file.json.
-    #[arg(long = "extra-vars", short = 'e', value_name = "VARS")]
-    pub extra_vars: Vec<String>,
+    #[command(flatten)]
+    pub options: RoleOptions,
+    /// The secrets file; made with generated values (mode 0600) when missing.
+    /// Default: secrets.json beside configure.json.
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+}
+
+/// How a role is applied, shared by `run` and `deploy`.
+#[derive(Args, Debug, Clone)]
+pub struct RoleOptions {
     /// How many hosts are worked on at once.
     #[arg(long, short = 'f', default_value_t = 50)]
     pub forks: usize,
+    /// Extra variables: key=value, a JSON object, or @file.json; they win over the inventory.
+    #[arg(long = "extra-vars", short = 'e', value_name = "VARS")]
+    pub extra_vars: Vec<String>,
     /// Also print tasks that were already as wanted.
     #[arg(long, short = 'v')]
     pub verbose: bool,
-    /// known_hosts file to verify host keys against.
+    /// known_hosts file to verify host keys against (new hosts are recorded there).
     #[arg(
         long = "known-hosts",
         value_name = "FILE",
@@ -90,10 +101,6 @@ pub struct DeployArgs {
     /// Read task files from DIR, templates from DIR/../templates, files from DIR/../files.
     #[arg(long = "tasks-dir", value_name = "DIR")]
     pub tasks_dir: Option<PathBuf>,
-    /// The secrets file; made with generated values (mode 0600) when missing.
-    /// Default: secrets.json beside configure.json.
-    #[arg(long, value_name = "FILE")]
-    pub secrets: Option<PathBuf>,
 }
 
 /// `--hosts FILE`, shared by the commands that read an inventory.
@@ -268,12 +275,8 @@ pub struct RunArgs {
     /// Only hosts matching these patterns (`h1,h2`, `web*`, `group:!h3`).
     #[arg(long, short = 'l')]
     pub limit: Option<String>,
-    /// How many hosts are worked on at once.
-    #[arg(long, short = 'f', default_value_t = 50)]
-    pub forks: usize,
-    /// Extra variables: key=value, a JSON object, or @file.json; they win over the inventory.
-    #[arg(long = "extra-vars", short = 'e', value_name = "VARS")]
-    pub extra_vars: Vec<String>,
+    #[command(flatten)]
+    pub options: RoleOptions,
     /// Decide and report what would change, change nothing.
     #[arg(long, short = 'C')]
     pub check: bool,
@@ -283,9 +286,6 @@ pub struct RunArgs {
     /// Print one JSON document with per-host, per-task results instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Also print tasks that were already as wanted.
-    #[arg(long, short = 'v')]
-    pub verbose: bool,
     /// Login user where the inventory sets no ansible_user.
     #[arg(long, short = 'u', default_value = "ubuntu")]
     pub user: String,
@@ -295,16 +295,6 @@ pub struct RunArgs {
     /// Run every task with sudo unless the task says `become: false`.
     #[arg(long = "become", short = 'b')]
     pub become_: bool,
-    /// known_hosts file to verify host keys against (new hosts are recorded there).
-    #[arg(
-        long = "known-hosts",
-        value_name = "FILE",
-        env = "PROVISION_KNOWN_HOSTS"
-    )]
-    pub known_hosts: Option<PathBuf>,
-    /// Read task files from DIR, templates from DIR/../templates, files from DIR/../files.
-    #[arg(long = "tasks-dir", value_name = "DIR")]
-    pub tasks_dir: Option<PathBuf>,
     /// Secrets file (JSON, mode 0600) whose values the tasks see as variables; never printed.
     #[arg(long, value_name = "FILE")]
     pub secrets: Option<PathBuf>,

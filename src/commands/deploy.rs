@@ -4,7 +4,7 @@
 
 use super::AppError;
 use super::cloud::{connect, load_config, wait_options};
-use crate::cli::{DeployArgs, InventoryFile, RunArgs};
+use crate::cli::{DeployArgs, InventoryFile, RoleOptions, RunArgs};
 use crate::cloud::Cloud;
 use crate::deploy::{self, DeployError, Say, SshWait};
 use crate::known_hosts::KnownHosts;
@@ -46,9 +46,9 @@ async fn explain(cloud: &dyn Cloud, args: &DeployArgs, count: u32, e: DeployErro
 
 pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
     let config = load_config(&args.cloud)?;
-    let roles = RoleSource::new(args.tasks_dir.as_deref());
+    let roles = RoleSource::new(args.options.tasks_dir.as_deref());
     super::run::load_task_file(&roles, &args.role)?;
-    plan::parse_extra_vars(&args.extra_vars)?;
+    plan::parse_extra_vars(&args.options.extra_vars)?;
     let key_path = std::path::absolute(config.key_file()?).map_err(|e| AppError::Deploy {
         message: format!("cannot resolve the key file's path: {e}"),
         hint: None,
@@ -66,6 +66,7 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
     let role_config = config.role(&args.role);
     let count = args.count.or(role_config.count).unwrap_or(1);
     let known_hosts = args
+        .options
         .known_hosts
         .clone()
         .unwrap_or_else(plan::known_hosts_default);
@@ -131,17 +132,16 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
             path: args.inventory.clone(),
         },
         limit: None,
-        forks: args.forks,
-        extra_vars: args.extra_vars.clone(),
+        options: RoleOptions {
+            known_hosts: Some(known_hosts),
+            ..args.options.clone()
+        },
         check: false,
         diff: false,
         json: false,
-        verbose: args.verbose,
         user: config.instances.ssh_user.clone(),
         private_key: Some(key_path),
         become_: false,
-        known_hosts: Some(known_hosts),
-        tasks_dir: args.tasks_dir.clone(),
         secrets: None,
         connect_timeout: 10,
         connect_retries: 3,

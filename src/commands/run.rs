@@ -49,7 +49,7 @@ pub async fn run_role_with(
     base_vars: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<i32, AppError> {
     let inventory = Inventory::load(&args.inventory.path)?;
-    let roles = RoleSource::new(args.tasks_dir.as_deref());
+    let roles = RoleSource::new(args.options.tasks_dir.as_deref());
     let task_file = load_task_file(&roles, &args.role)?;
     let mut base_vars = base_vars.clone();
     base_vars.extend(task_file.vars.clone());
@@ -57,7 +57,7 @@ pub async fn run_role_with(
         base_vars.extend(crate::secrets::load(path, false)?);
     }
     let base_vars = &base_vars;
-    let extra_vars = plan::parse_extra_vars(&args.extra_vars)?;
+    let extra_vars = plan::parse_extra_vars(&args.options.extra_vars)?;
     let defaults = ConnectionDefaults {
         user: Some(args.user.clone()),
         private_key: args.private_key.clone(),
@@ -74,11 +74,12 @@ pub async fn run_role_with(
         defaults: &defaults,
     })?;
     let known_hosts = args
+        .options
         .known_hosts
         .clone()
         .unwrap_or_else(plan::known_hosts_default);
     let options = RunOptions {
-        forks: args.forks,
+        forks: args.options.forks,
         check: args.check,
         diff: args.diff,
         connect: ConnectOptions {
@@ -91,7 +92,7 @@ pub async fn run_role_with(
     let progress = Arc::new(if args.json {
         Progress::silent()
     } else {
-        Progress::new(true, args.verbose)
+        Progress::new(true, args.options.verbose)
     });
     let reports = run_plans(plans, options, progress).await;
     if args.json {

@@ -76,15 +76,7 @@ pub async fn start_host(name: &str, key: &Key) -> Host {
         .start()
         .await
         .expect("test host container starts (is Docker running?)");
-    let port = container
-        .get_host_port_ipv4(22.tcp())
-        .await
-        .expect("ssh port is published");
-    Host {
-        name: name.to_string(),
-        port,
-        container,
-    }
+    Host::from_container(name, container).await
 }
 
 /// A host that boots systemd as PID 1 (no --privileged: tmpfs /run and the host's cgroup tree).
@@ -102,15 +94,8 @@ pub async fn start_systemd_host(name: &str, key: &Key) -> Host {
         .start()
         .await
         .expect("systemd test host starts (is Docker running?)");
-    let port = container
-        .get_host_port_ipv4(22.tcp())
-        .await
-        .expect("ssh port is published");
-    let host = Host {
-        name: name.to_string(),
-        port,
-        container,
-    };
+    let host = Host::from_container(name, container).await;
+    let port = host.port;
     // systemd starts sshd a moment after the container: wait for its banner.
     let started = std::time::Instant::now();
     loop {
@@ -142,6 +127,19 @@ pub async fn start_hosts(prefix: &str, n: usize, key: &Key) -> Vec<Host> {
 }
 
 impl Host {
+    /// The host a started container is, reached on its published SSH port.
+    async fn from_container(name: &str, container: ContainerAsync<GenericImage>) -> Host {
+        let port = container
+            .get_host_port_ipv4(22.tcp())
+            .await
+            .expect("ssh port is published");
+        Host {
+            name: name.to_string(),
+            port,
+            container,
+        }
+    }
+
     /// Runs a shell command in the container as root and returns its stdout.
     pub async fn sh(&self, command: &str) -> String {
         let mut result = self
@@ -416,15 +414,7 @@ pub async fn start_host_with_volume(name: &str, key: &Key, device: &str) -> Host
         .start()
         .await
         .expect("test host with a volume starts");
-    let port = container
-        .get_host_port_ipv4(22.tcp())
-        .await
-        .expect("ssh port is published");
-    Host {
-        name: name.to_string(),
-        port,
-        container,
-    }
+    Host::from_container(name, container).await
 }
 
 /// A local Python package index in `dir/simple/` (plain directory listings, which pip reads):
