@@ -3,6 +3,7 @@
 
 pub mod facts;
 mod host;
+pub mod interrupt;
 pub mod looks;
 pub mod plan;
 pub mod progress;
@@ -20,6 +21,8 @@ pub struct RunOptions {
     pub check: bool,
     pub diff: bool,
     pub connect: ConnectOptions,
+    /// Set by SIGINT/SIGTERM: hosts start no new task.
+    pub interrupt: Arc<interrupt::Interrupt>,
 }
 
 /// A task of a host's plan: rendered before the run, or, when it refers to what is known only
@@ -75,6 +78,9 @@ pub async fn run_plans(
                 .acquire_owned()
                 .await
                 .expect("semaphore is never closed");
+            if options.interrupt.signal().is_some() {
+                return HostReport::not_started(&plan.target.name, &plan.target.address);
+            }
             host::run_host(plan, &options, &progress).await
         }));
     }

@@ -1,5 +1,6 @@
 //! Results of a run: per task, per host, the recap and the exit status.
 
+use super::interrupt::Signal;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -45,6 +46,9 @@ pub struct HostReport {
     pub duration_ms: u64,
     /// The host's key was not in known_hosts and has been recorded.
     pub host_key_recorded: bool,
+    /// The run was interrupted before this host finished its tasks.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 impl HostReport {
@@ -57,6 +61,15 @@ impl HostReport {
             stats: Stats::default(),
             duration_ms: 0,
             host_key_recorded: false,
+            interrupted: false,
+        }
+    }
+
+    /// A host the run was interrupted before it started.
+    pub fn not_started(host: &str, address: &str) -> HostReport {
+        HostReport {
+            interrupted: true,
+            ..HostReport::new(host, address)
         }
     }
 
@@ -91,8 +104,10 @@ pub mod exit {
     pub const USAGE: i32 = 64;
 }
 
-pub fn exit_status(reports: &[HostReport]) -> i32 {
-    if reports.iter().any(|r| r.stats.failed > 0) {
+pub fn exit_status(reports: &[HostReport], interrupted: Option<Signal>) -> i32 {
+    if let Some(signal) = interrupted {
+        signal.exit_status()
+    } else if reports.iter().any(|r| r.stats.failed > 0) {
         exit::TASK_FAILED
     } else if reports.iter().any(|r| r.unreachable.is_some()) {
         exit::UNREACHABLE
@@ -102,13 +117,19 @@ pub fn exit_status(reports: &[HostReport]) -> i32 {
 }
 
 /// One line per host, as Ansible users read it at a glance.
-pub fn recap(reports: &[HostReport]) -> String {
+pub fn recap(reports: &[HostReport], interrupted: Option<Signal>) -> String {
     let width = reports.iter().map(|r| r.host.len()).max().unwrap_or(0);
-    let mut out = String::from("RECAP\n");
+    let mut out = match interrupted {
+        Some(signal) => format!(
+            "RECAP (interrupted by {}: no task was started after it)\n",
+            signal.name()
+        ),
+        None => String::from("RECAP\n"),
+    };
     for r in reports {
         let s = &r.stats;
         out.push_str(&format!(
-            "{:width$} : ok={} changed={} failed={} unreachable={} skipped={}  ({:.2}s)\n",
+            "{:width$} : ok={} changed={} failed={} unreachable={} skipped={}  ({:.2}s){}\n",
             r.host,
             s.ok,
             s.changed,
@@ -116,6 +137,7 @@ pub fn recap(reports: &[HostReport]) -> String {
             s.unreachable,
             s.skipped,
             r.duration_ms as f64 / 1000.0,
+            if r.interrupted { "  interrupted" } else { "" },
         ));
     }
     out
@@ -125,12 +147,19 @@ pub fn recap(reports: &[HostReport]) -> String {
 struct JsonRun<'a> {
     role: &'a str,
     check: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interrupted: Option<&'static str>,
     hosts: &'a [HostReport],
     totals: Stats,
     exit_status: i32,
 }
 
-pub fn to_json(role: &str, check: bool, reports: &[HostReport]) -> String {
+pub fn to_json(
+    role: &str,
+    check: bool,
+    reports: &[HostReport],
+    interrupted: Option<Signal>,
+) -> String {
     let mut totals = Stats::default();
     for r in reports {
         totals.ok += r.stats.ok;
@@ -142,9 +171,10 @@ pub fn to_json(role: &str, check: bool, reports: &[HostReport]) -> String {
     serde_json::to_string_pretty(&JsonRun {
         role,
         check,
+        interrupted: interrupted.map(Signal::name),
         hosts: reports,
         totals,
-        exit_status: exit_status(reports),
+        exit_status: exit_status(reports, interrupted),
     })
     .expect("reports serialise")
 }
@@ -174,13 +204,23 @@ mod tests {
         let mut b = HostReport::new("h2", "10.0.0.2");
         b.set_unreachable("refused".into());
         assert_eq!(
-            recap(&[a.clone(), b.clone()]),
+            recap(&[a.clone(), b.clone()], None),
             "RECAP\nh01 : ok=1 changed=1 failed=0 unreachable=0 skipped=0  (1.50s)\n\
              h2  : ok=0 changed=0 failed=0 unreachable=1 skipped=0  (0.00s)\n"
         );
-        assert_eq!(exit_status(&[a.clone()]), exit::OK);
-        assert_eq!(exit_status(&[a.clone(), b.clone()]), exit::UNREACHABLE);
+        assert_eq!(exit_status(&[a.clone()], None), exit::OK);
+        assert_eq!(
+            exit_status(&[a.clone(), b.clone()], None),
+            exit::UNREACHABLE
+        );
+        let c = HostReport::not_started("h3", "10.0.0.3");
+        assert_eq!(
+            recap(std::slice::from_ref(&c), Some(Signal::Int)),
+            "RECAP (interrupted by SIGINT: no task was started after it)\n\
+             h3 : ok=0 changed=0 failed=0 unreachable=0 skipped=0  (0.00s)  interrupted\n"
+        );
+        assert_eq!(exit_status(&[a.clone(), c], Some(Signal::Term)), 143);
         a.push(result(Status::Failed));
-        assert_eq!(exit_status(&[a, b]), exit::TASK_FAILED);
+        assert_eq!(exit_status(&[a, b], None), exit::TASK_FAILED);
     }
 }
