@@ -43,6 +43,7 @@ pub enum KnownHostsError {
 pub struct KnownHosts {
     path: PathBuf,
     write_lock: Mutex<()>,
+    written: std::sync::atomic::AtomicBool,
 }
 
 /// `host` for port 22, `[host]:port` otherwise, as OpenSSH writes it.
@@ -63,11 +64,56 @@ impl KnownHosts {
         KnownHosts {
             path,
             write_lock: Mutex::new(()),
+            written: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Held while the file is read and rewritten: the threads of this process take the mutex,
+    /// other processes (two deploys at once) an exclusive lock on the file's folder, which the
+    /// atomic rename leaves in place (a lock on the file itself would be on the replaced inode).
+    fn exclusive(&self) -> Result<(std::sync::MutexGuard<'_, ()>, std::fs::File), KnownHostsError> {
+        let guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let wrap = |source| KnownHostsError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = match self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => {
+                crate::fsutil::create_private_dir(dir).map_err(wrap)?;
+                dir
+            }
+            None => Path::new("."),
+        };
+        let folder = std::fs::File::open(dir).map_err(wrap)?;
+        folder.lock().map_err(wrap)?;
+        Ok((guard, folder))
+    }
+
+    /// Whether the file was written (a new host recorded, or keys pinned) since the last call.
+    pub fn take_written(&self) -> bool {
+        self.written
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The line that says, once, that host keys went into the file (`~` for the home folder,
+    /// as OpenSSH users read the path).
+    pub fn written_note(&self) -> Option<String> {
+        let home = std::env::home_dir().filter(|h| !h.as_os_str().is_empty());
+        let shown = match home.as_ref().and_then(|h| self.path.strip_prefix(h).ok()) {
+            Some(rest) => format!("~/{}", rest.display()),
+            None => self.path.display().to_string(),
+        };
+        self.take_written()
+            .then(|| format!("ssh: host keys recorded in {shown}"))
+    }
+
+    fn mark_written(&self) {
+        self.written
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn check(
@@ -91,14 +137,11 @@ impl KnownHosts {
 
     pub fn record(&self, host: &str, port: u16, key: &PublicKey) -> Result<(), KnownHostsError> {
         use std::io::Write;
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _held = self.exclusive()?;
         let wrap = |source| KnownHostsError::Write {
             path: self.path.clone(),
             source,
         };
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            crate::fsutil::create_private_dir(dir).map_err(wrap)?;
-        }
         let existing = std::fs::read(&self.path).unwrap_or_default();
         let mut file = std::fs::OpenOptions::new()
             .create(true)
@@ -113,7 +156,9 @@ impl KnownHosts {
         } else {
             "\n"
         };
-        writeln!(file, "{separator}{} {openssh}", host_pattern(host, port)).map_err(wrap)
+        writeln!(file, "{separator}{} {openssh}", host_pattern(host, port)).map_err(wrap)?;
+        self.mark_written();
+        Ok(())
     }
 }
 
@@ -136,7 +181,7 @@ impl KnownHosts {
         port: u16,
         keys: &[PublicKey],
     ) -> Result<Pinned, KnownHostsError> {
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _held = self.exclusive()?;
         let pattern = host_pattern(host, port);
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
@@ -148,12 +193,6 @@ impl KnownHosts {
                 });
             }
         };
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            crate::fsutil::create_private_dir(dir).map_err(|source| KnownHostsError::Write {
-                path: self.path.clone(),
-                source,
-            })?;
-        }
         let mut kept = Vec::new();
         let mut present: Vec<&PublicKey> = Vec::new();
         let mut replaced = 0;
@@ -196,6 +235,7 @@ impl KnownHosts {
                     source,
                 }
             })?;
+            self.mark_written();
         }
         Ok(Pinned { replaced, added })
     }

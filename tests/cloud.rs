@@ -426,3 +426,40 @@ async fn missing_credentials_are_named_as_such() {
     );
     assert!(stderr.contains("hint: check your credentials"), "{stderr}");
 }
+
+/// An endpoint that accepts connections and never answers: the call gives up after
+/// `cloud.timeout` (three times that with retries) and names the endpoint, instead of hanging.
+#[tokio::test]
+async fn a_silent_endpoint_times_out_naming_it() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    // Accepts, holds every connection open, answers nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &endpoint);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        r#""region": "us-east-1","#,
+        r#""region": "us-east-1", "timeout": 1,"#,
+    );
+    std::fs::write(&config, text).unwrap();
+    let started = std::time::Instant::now();
+    let r = cloud(dir.path(), &["instance", "list"]).await;
+    let took = started.elapsed();
+    assert_eq!(r.status, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "DescribeInstances: cannot reach the EC2 endpoint {endpoint}"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "gave up after {took:?}"
+    );
+}

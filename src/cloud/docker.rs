@@ -21,11 +21,24 @@ pub struct Docker {
     authorized_key: String,
 }
 
+/// How long one `docker` command may take: a Docker engine that does not answer is an error
+/// that says so, not a hang.
+const DOCKER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 async fn docker(operation: &str, args: &[&str]) -> Result<String, CloudError> {
-    let out = tokio::process::Command::new("docker")
+    let run = tokio::process::Command::new("docker")
         .args(args)
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(DOCKER_TIMEOUT, run)
         .await
+        .map_err(|_| CloudError::Docker {
+            operation: operation.to_string(),
+            message: format!(
+                "the Docker engine did not answer within {} s (is `docker info` slow or hanging?)",
+                DOCKER_TIMEOUT.as_secs()
+            ),
+        })?
         .map_err(|e| CloudError::Docker {
             operation: operation.to_string(),
             message: format!("cannot run `docker`: {e}"),
@@ -86,8 +99,10 @@ fn tempfile_dir() -> Result<std::path::PathBuf, CloudError> {
 fn state_of(status: &str) -> &'static str {
     match status {
         "running" => "running",
-        "created" | "restarting" => "pending",
-        "exited" | "paused" => "stopped",
+        "restarting" => "pending",
+        // A container made but never started (a run cut short between `docker create` and its
+        // start) is stopped: deploy starts it instead of waiting for it forever.
+        "created" | "exited" | "paused" => "stopped",
         _ => "terminated",
     }
 }
@@ -146,28 +161,65 @@ impl Docker {
         Ok(list.iter().map(|c| self.to_instance(c)).collect())
     }
 
-    async fn ensure_network(&self) -> Result<(), CloudError> {
-        if docker(
-            "docker network inspect",
-            &["network", "inspect", &self.network],
+    /// The ids of the networks named like the project's, oldest first.
+    async fn networks(&self) -> Result<Vec<String>, CloudError> {
+        let name = format!("name=^{}$", self.network);
+        let out = docker(
+            "docker network ls",
+            &["network", "ls", "-q", "--no-trunc", "--filter", &name],
         )
-        .await
-        .is_ok()
-        {
-            return Ok(());
+        .await?;
+        let ids: Vec<&str> = out.split_whitespace().collect();
+        if ids.len() < 2 {
+            return Ok(ids.into_iter().map(String::from).collect());
         }
-        docker(
-            "docker network create",
-            &[
-                "network",
-                "create",
-                "--label",
-                &format!("{LABEL_PROJECT}={}", self.project),
-                &self.network,
-            ],
-        )
-        .await
-        .map(|_| ())
+        let mut args = vec!["network", "inspect", "--format", "{{.Created}} {{.Id}}"];
+        args.extend(&ids);
+        let mut dated: Vec<(String, String)> = docker("docker network inspect", &args)
+            .await?
+            .lines()
+            .filter_map(|l| l.rsplit_once(' '))
+            .map(|(created, id)| (created.to_string(), id.to_string()))
+            .collect();
+        dated.sort();
+        Ok(dated.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// Makes sure the project's network exists once, and returns its id. Another deploy may
+    /// create it at the same moment, and an older Docker may then hold two of the same name:
+    /// the oldest is kept and the others removed, so that the name is never ambiguous.
+    async fn ensure_network(&self) -> Result<String, CloudError> {
+        let mut ids = self.networks().await?;
+        if ids.is_empty() {
+            let created = docker(
+                "docker network create",
+                &[
+                    "network",
+                    "create",
+                    "--label",
+                    &format!("{LABEL_PROJECT}={}", self.project),
+                    &self.network,
+                ],
+            )
+            .await;
+            match created {
+                Ok(_) => {}
+                Err(CloudError::Docker { message, .. }) if message.contains("already exists") => {}
+                Err(e) => return Err(e),
+            }
+            ids = self.networks().await?;
+        }
+        let Some((keep, extra)) = ids.split_first() else {
+            return Err(CloudError::Docker {
+                operation: "docker network create".into(),
+                message: format!("network {} was created but is not listed", self.network),
+            });
+        };
+        for id in extra {
+            // One still in use by another run's containers stays; only empty copies go.
+            let _ = docker("docker network rm", &["network", "rm", id]).await;
+        }
+        Ok(keep.clone())
     }
 }
 
@@ -198,7 +250,7 @@ impl Cloud for Docker {
 
     async fn launch(&self, spec: &LaunchSpec) -> Result<Vec<Instance>, CloudError> {
         let image = host_image().await?;
-        self.ensure_network().await?;
+        let network = self.ensure_network().await?;
         let mut ids = Vec::new();
         for n in 0..spec.count {
             let name = format!("{}-{}-{}", spec.project, spec.role, spec.first_index + n);
@@ -218,7 +270,7 @@ impl Cloud for Docker {
                     "--hostname",
                     &name,
                     "--network",
-                    &self.network,
+                    &network,
                     "--label",
                     &labels[0],
                     "--label",

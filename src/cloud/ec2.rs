@@ -21,6 +21,8 @@ pub struct Ec2 {
 }
 
 /// Turns an SDK error into one with the EC2 code, its message and a hint; never a debug dump.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn api_error<E, R>(operation: &str, endpoint: &str, err: SdkError<E, R>) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -164,8 +166,18 @@ impl Ec2 {
     /// A client for configure.json's cloud. Credentials come from the standard AWS chain
     /// (environment, profile); credentials in configure.json are used when present.
     pub async fn connect(config: &Config) -> Ec2 {
+        // An endpoint that accepts the connection and never answers is an error naming it,
+        // not a hang: each attempt and each whole call (with its retries) has a limit.
+        let per_attempt = std::time::Duration::from_secs(config.cloud.timeout);
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(per_attempt.min(CONNECT_TIMEOUT))
+            .read_timeout(per_attempt)
+            .operation_attempt_timeout(per_attempt)
+            .operation_timeout(per_attempt * 3)
+            .build();
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(config.cloud.region.clone()));
+            .region(aws_config::Region::new(config.cloud.region.clone()))
+            .timeout_config(timeouts);
         if !config.cloud.endpoint.is_empty() {
             loader = loader.endpoint_url(config.cloud.endpoint.clone());
         }
