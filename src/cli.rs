@@ -21,6 +21,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Apply a role's tasks to the hosts of an inventory group named like the role.
     Run(RunArgs),
+    /// Write a starting configure.json for a cloud (never over an existing file).
+    Init(InitArgs),
     /// Show an inventory as `ansible-inventory` does: --list, --graph or --host NAME.
     Inventory(InventoryArgs),
     /// List, launch, terminate, reboot, stop and start instances.
@@ -55,7 +57,7 @@ pub struct DeployArgs {
     pub role: String,
     /// How many instances the role should have; default: roles.<role>.count in configure.json,
     /// else 1. Never terminates: a smaller count says what it would take.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub count: Option<u32>,
     #[command(flatten)]
     pub cloud: CloudArgs,
@@ -77,13 +79,16 @@ pub struct DeployArgs {
     /// Default: secrets.json beside configure.json.
     #[arg(long, value_name = "FILE")]
     pub secrets: Option<PathBuf>,
+    /// When another deploy of the project is running, refuse instead of waiting for it.
+    #[arg(long = "no-wait")]
+    pub no_wait: bool,
 }
 
 /// How a role is applied, shared by `run` and `deploy`.
 #[derive(Args, Debug, Clone)]
 pub struct RoleOptions {
-    /// How many hosts are worked on at once.
-    #[arg(long, short = 'f', default_value_t = 50)]
+    /// How many hosts are worked on at once (at least 1).
+    #[arg(long, short = 'f', default_value_t = 50, value_parser = at_least_one)]
     pub forks: usize,
     /// Extra variables: key=value, a JSON object, or @file.json; they win over the inventory.
     #[arg(long = "extra-vars", short = 'e', value_name = "VARS")]
@@ -133,6 +138,16 @@ pub struct InventoryArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct InitArgs {
+    /// The cloud the configuration is for.
+    #[arg(long, value_enum, default_value = "docker")]
+    pub cloud: crate::config::CloudKind,
+    /// Where to write it.
+    #[arg(long, value_name = "FILE", default_value = "configure.json")]
+    pub config: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct CloudArgs {
     /// The cloud, instance and role settings.
     #[arg(
@@ -166,7 +181,7 @@ pub enum InstanceAction {
         #[arg(long)]
         role: String,
         /// How many; default: roles.<role>.count in configure.json, else 1.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
         count: Option<u32>,
         /// Return once launched, without waiting for `running`.
         #[arg(long = "no-wait")]
@@ -296,12 +311,25 @@ pub struct RunArgs {
     #[arg(long = "become", short = 'b')]
     pub become_: bool,
     /// Secrets file (JSON, mode 0600) whose values the tasks see as variables; never printed.
+    /// Default: secrets.json beside configure.json, when it exists (run never creates it).
     #[arg(long, value_name = "FILE")]
     pub secrets: Option<PathBuf>,
+    /// configure.json, whose `vars` the role sees as deploy gives them. Default: ./configure.json
+    /// when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Seconds to wait for a host to answer, per attempt.
     #[arg(long = "connect-timeout", default_value_t = 10)]
     pub connect_timeout: u64,
     /// Further connection attempts, with doubling backoff from 1 s, when a host does not answer.
     #[arg(long = "connect-retries", default_value_t = 3)]
     pub connect_retries: u32,
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }

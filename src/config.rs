@@ -33,6 +33,18 @@ pub enum ConfigError {
     },
 }
 
+impl Default for CloudConfig {
+    fn default() -> Self {
+        CloudConfig {
+            kind: CloudKind::default(),
+            endpoint: String::new(),
+            region: String::new(),
+            availability_zone: String::new(),
+            timeout: default_call_timeout(),
+        }
+    }
+}
+
 /// Which cloud instances come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum CloudKind {
@@ -52,15 +64,25 @@ struct Ec2Settings {
     region: String,
     #[serde(default)]
     availability_zone: String,
+    /// Seconds one API call may wait for an answer.
+    #[serde(default = "default_call_timeout")]
+    timeout: u64,
+}
+
+fn default_call_timeout() -> u64 {
+    30
 }
 
 /// `"cloud": {"endpoint": …, "region": …}` for EC2, or `"cloud": "docker"`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CloudConfig {
     pub kind: CloudKind,
     pub endpoint: String,
     pub region: String,
     pub availability_zone: String,
+    /// Seconds one API call (one attempt) may wait for an answer; the whole call, retries
+    /// included, gets three times that.
+    pub timeout: u64,
 }
 
 impl<'de> Deserialize<'de> for CloudConfig {
@@ -93,6 +115,7 @@ impl<'de> Deserialize<'de> for CloudConfig {
                     endpoint: s.endpoint,
                     region: s.region,
                     availability_zone: s.availability_zone,
+                    timeout: s.timeout,
                 })
             }
         }
@@ -131,6 +154,15 @@ impl Default for InstanceConfig {
             security_groups: Vec::new(),
             ssh_user: default_ssh_user(),
         }
+    }
+}
+
+/// A starting configure.json for each cloud, as `provision init` writes it (the files in
+/// `examples/`).
+pub fn example(kind: CloudKind) -> &'static str {
+    match kind {
+        CloudKind::Ec2 => include_str!("../examples/configure.ec2.json"),
+        CloudKind::Docker => include_str!("../examples/configure.docker.json"),
     }
 }
 
@@ -270,6 +302,12 @@ impl Config {
             return Err(self.value_error(
                 "cloud.endpoint",
                 format!("`{endpoint}` must be an http:// or https:// URL (or empty for AWS)"),
+            ));
+        }
+        if !(1..=3600).contains(&self.cloud.timeout) {
+            return Err(self.value_error(
+                "cloud.timeout",
+                format!("{} s is outside 1..3600", self.cloud.timeout),
             ));
         }
         if self.cloud.region.trim().is_empty() {
@@ -499,6 +537,16 @@ mod tests {
             err("{\"project\": "),
             "configure.json:1:12: project: EOF while parsing a value"
         );
+    }
+
+    #[test]
+    fn every_example_parses_as_given() {
+        for kind in [CloudKind::Ec2, CloudKind::Docker] {
+            let c = Config::parse(Path::new("configure.json"), example(kind))
+                .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            assert_eq!(c.cloud.kind, kind);
+            assert!(c.warnings().is_empty());
+        }
     }
 
     #[test]

@@ -103,6 +103,7 @@ pub async fn ensure_instances(
     wait: &WaitOptions,
     out: &dyn Say,
 ) -> Result<Vec<Instance>, DeployError> {
+    let same_cloud = same_cloud_flags(config);
     let mut existing = role_instances(cloud, role).await?;
     // Declarative: the role should have `count` running instances, so stopped ones (a crashed
     // container, an instance someone stopped) are started again, not replaced.
@@ -140,7 +141,7 @@ pub async fn ensure_instances(
         let extra: Vec<&Instance> = existing[count as usize..].iter().collect();
         out.say(&format!(
             "{role}: {have} instances exist and --count {count} asks for fewer; provision never terminates. \
-             To remove {}: provision instance terminate {}",
+             To remove {}: provision instance terminate{same_cloud} {}",
             extra.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "),
             extra.iter().map(|i| i.id.as_str()).collect::<Vec<_>>().join(" ")
         ));
@@ -369,27 +370,95 @@ async fn wait_one(
     }
 }
 
-/// The inventory line deploy writes for a host.
+/// The inventory line deploy writes for a host. Values are quoted where the INI format needs it
+/// (a key path with a space), as Ansible's shlex-based reader expects, so the line reads back.
 pub fn host_line(
     host: &Reachable,
     user: &str,
     key_file: &Path,
     volume_device: Option<&String>,
 ) -> String {
-    let mut line = format!("{} ansible_host={}", host.instance.name, host.address);
-    if host.port != 22 {
-        line.push_str(&format!(" ansible_port={}", host.port));
+    let port = (host.port != 22).then(|| host.port.to_string());
+    let mut fields: Vec<(&str, String)> = vec![("ansible_host", host.address.clone())];
+    if let Some(port) = port {
+        fields.push(("ansible_port", port));
     }
-    line.push_str(&format!(
-        " ansible_user={user} ansible_ssh_private_key_file={} private_ip={} instance_id={}",
-        key_file.display(),
-        host.instance.private_ip,
-        host.instance.id
-    ));
+    fields.extend([
+        ("ansible_user", user.to_string()),
+        (
+            "ansible_ssh_private_key_file",
+            key_file.display().to_string(),
+        ),
+        ("private_ip", host.instance.private_ip.clone()),
+        ("instance_id", host.instance.id.clone()),
+    ]);
     if let Some(device) = volume_device {
-        line.push_str(&format!(" volume_device={device}"));
+        fields.push(("volume_device", device.clone()));
     }
-    line
+    crate::inventory::edit::host_line(&host.instance.name, &fields)
+}
+
+/// The inventory as it will be once deploy has written the role's group with `count` hosts,
+/// with documentation addresses (192.0.2.0/24, never contacted) standing for the ones the cloud
+/// will give: planning the role against it checks every variable and template before any
+/// instance is launched.
+pub fn preview_inventory(
+    path: &Path,
+    project: &str,
+    role: &str,
+    count: u32,
+    user: &str,
+    key_file: &Path,
+    volume_device: Option<&str>,
+) -> Result<crate::inventory::Inventory, DeployError> {
+    let lines: Vec<String> = (1..=count)
+        .map(|n| {
+            let address = format!("192.0.2.{}", (n - 1) % 254 + 1);
+            let host = Reachable {
+                instance: Instance {
+                    id: format!("{project}-{role}-{n}-to-be-launched"),
+                    name: format!("{project}-{role}-{n}"),
+                    role: role.to_string(),
+                    project: project.to_string(),
+                    state: "pending".into(),
+                    instance_type: String::new(),
+                    private_ip: address.clone(),
+                    public_ip: String::new(),
+                    zone: String::new(),
+                    launched: String::new(),
+                },
+                address,
+                port: 22,
+            };
+            host_line(
+                &host,
+                user,
+                key_file,
+                volume_device.map(str::to_string).as_ref(),
+            )
+        })
+        .collect();
+    let text = read_inventory_text(path)?;
+    let new = crate::inventory::edit::with_group_hosts(
+        &text,
+        role,
+        &format!("{project}-{role}-"),
+        &lines,
+    );
+    Ok(crate::inventory::Inventory::parse(path, &new)?)
+}
+
+fn read_inventory_text(path: &Path) -> Result<String, DeployError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(DeployError::Inventory(
+            crate::inventory::InventoryError::Read {
+                path: path.to_owned(),
+                source,
+            },
+        )),
+    }
 }
 
 /// Writes the role's group into the inventory, atomically, keeping everything else.
@@ -399,24 +468,93 @@ pub fn write_inventory(
     role: &str,
     lines: &[String],
 ) -> Result<(), DeployError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => {
-            return Err(DeployError::Inventory(
-                crate::inventory::InventoryError::Read {
-                    path: path.to_owned(),
-                    source,
-                },
-            ));
-        }
-    };
+    let text = read_inventory_text(path)?;
     let new =
         crate::inventory::edit::with_group_hosts(&text, role, &format!("{project}-{role}-"), lines);
     // What is written must read back.
     crate::inventory::Inventory::parse(path, &new)?;
     crate::inventory::write_atomically(path, &new)?;
     Ok(())
+}
+
+/// Held while a deploy runs: one deploy at a time per project on this machine, so that two
+/// deploys never both see an instance missing and both launch it.
+pub struct ProjectLock {
+    _file: std::fs::File,
+}
+
+/// Takes the project's deploy lock (`.provision/<project>.lock` beside configure.json). When
+/// another deploy holds it: waits, saying so, or with `wait` false refuses.
+pub async fn lock_project(
+    config: &Config,
+    wait: bool,
+    out: &dyn Say,
+) -> Result<ProjectLock, DeployError> {
+    use std::io::{Read, Seek, Write};
+    let dir = config
+        .path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(".provision");
+    let path = dir.join(format!("{}.lock", config.project));
+    let problem = |e: std::io::Error| {
+        DeployError::Refused(format!(
+            "cannot take the deploy lock {}: {e}",
+            path.display()
+        ))
+    };
+    std::fs::create_dir_all(&dir).map_err(problem)?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(problem)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let who = if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {holder})")
+            };
+            if !wait {
+                return Err(DeployError::Refused(format!(
+                    "another deploy of project `{}` is running{who}; --no-wait refuses to wait for it",
+                    config.project
+                )));
+            }
+            out.say(&format!(
+                "deploy: another deploy of project `{}` is running{who}; waiting for it to finish",
+                config.project
+            ));
+            file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+                .await
+                .expect("the lock wait does not panic")
+                .map_err(problem)?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(problem(e)),
+    }
+    file.set_len(0).map_err(problem)?;
+    file.rewind().map_err(problem)?;
+    write!(file, "{}", std::process::id()).map_err(problem)?;
+    Ok(ProjectLock { _file: file })
+}
+
+/// The flags that make a command this tool suggests reach the same cloud with the same
+/// configuration as the command that suggests it: ` --cloud docker --config other.json`.
+pub fn same_cloud_flags(config: &Config) -> String {
+    let mut flags = format!(" --cloud {}", cloud_name(config.cloud.kind));
+    if config.path != Path::new("configure.json") {
+        let shown = config.path.display().to_string();
+        let quoted = shlex::try_quote(&shown).map_or(shown.clone(), |q| q.into_owned());
+        flags.push_str(&format!(" --config {quoted}"));
+    }
+    flags
 }
 
 /// The cloud's name as configure.json and --cloud say it.

@@ -1,10 +1,12 @@
 //! provision: create cloud instances through the EC2 API and configure them over SSH.
 
+pub mod apply;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod config;
 pub mod deploy;
+pub mod error;
 pub mod fsutil;
 pub mod inventory;
 pub mod known_hosts;

@@ -150,7 +150,7 @@ async fn docker_cloud_scales_up_reruns_and_repairs() {
     assert_eq!(fewer.status, 0, "{}\n{}", fewer.stdout, fewer.stderr);
     assert!(
         fewer.stdout.contains(&format!(
-            "To remove {p}-web-3: provision instance terminate"
+            "To remove {p}-web-3: provision instance terminate --cloud docker "
         )),
         "{}",
         fewer.stdout
@@ -232,6 +232,197 @@ async fn a_deploy_killed_midway_is_completed_by_the_next_run() {
         inventory.matches(&format!("{}-web-", project.0)).count(),
         2,
         "{inventory}"
+    );
+}
+
+/// What deploy applied, `run` re-applies: it reads configure.json's `vars` and the secrets file
+/// beside it, as deploy does, with no flag for either.
+#[tokio::test]
+async fn run_reapplies_what_deploy_applied_with_the_same_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let project = DockerProject::new();
+    let p = &project.0;
+    std::fs::write(
+        d.join("configure.json"),
+        format!(
+            r#"{{"project": "{p}", "cloud": "docker", "vars": {{"greeting": "from-configure"}}}}"#
+        ),
+    )
+    .unwrap();
+    let tasks = write_role(
+        d,
+        "web",
+        "- name: greeting and cookie\n  copy: {dest: /etc/deployed, content: \"{{ greeting }} {{ couchdb_cookie }}\\n\"}\n  become: true\n",
+        &[],
+    );
+    let tasks = tasks.to_str().unwrap();
+    let first = provision(d, &["web", "--count", "1", "--tasks-dir", tasks]).await;
+    assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
+    let secrets: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("secrets.json")).unwrap()).unwrap();
+    let cookie = secrets["couchdb_cookie"].as_str().unwrap().to_string();
+    let host = format!("{p}-web-1");
+    assert_eq!(
+        project.exec(&host, "cat /etc/deployed"),
+        format!("from-configure {cookie}\n")
+    );
+    project.exec(&host, "rm /etc/deployed");
+    let again = run_role(d, "web", Path::new(tasks), &["--json"]).await;
+    assert_eq!(again.status, 0, "{}\n{}", again.stdout, again.stderr);
+    assert_eq!(stats(&again), [(host.clone(), 0, 1, 0, 0)]);
+    assert_eq!(
+        project.exec(&host, "cat /etc/deployed"),
+        format!("from-configure {cookie}\n")
+    );
+    assert!(!again.stdout.contains(&cookie), "the secret is masked");
+}
+
+/// The role is planned for the hosts it will have before anything is launched: an undefined
+/// variable or a broken template stops deploy with the variable's name and place, and nothing
+/// exists in the cloud after it.
+#[tokio::test]
+async fn a_role_that_cannot_render_launches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let project = DockerProject::new();
+    let p = &project.0;
+    std::fs::write(
+        d.join("configure.json"),
+        format!(r#"{{"project": "{p}", "cloud": "docker"}}"#),
+    )
+    .unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "- name: app\n  git: {repo: \"{{ web_repo }}\", dest: /opt/app}\n",
+            "",
+            "tasks/web.yml:2:18: undefined variable in `web_repo` (on all 2 hosts)",
+        ),
+        (
+            "- name: site\n  template: {src: site.j2, dest: /etc/site}\n",
+            "upstream {\n{% for h in groups['web'] %}  server {{ hostvars[h].private_ip }}:{{ app_port }};\n{% endfor %}}\n",
+            "site.j2:2: undefined variable in `app_port`",
+        ),
+        (
+            "- name: site\n  template: {src: site.j2, dest: /etc/site}\n",
+            "{% for h in groups['web'] %}\n",
+            "site.j2",
+        ),
+    ];
+    for (role, template, expected) in cases {
+        let tasks = write_role(d, "web", role, &[("site.j2", template)]);
+        let r = provision(
+            d,
+            &[
+                "web",
+                "--count",
+                "2",
+                "--tasks-dir",
+                tasks.to_str().unwrap(),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 3, "{role}\n{}\n{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains(expected),
+            "expected `{expected}` in {}",
+            r.stderr
+        );
+        assert!(project.containers().is_empty(), "nothing was launched");
+    }
+}
+
+/// Two deploys of one project at once: the second waits for the first (saying so), and the
+/// project ends with the asked-for count, once, on one network.
+#[tokio::test]
+async fn two_deploys_at_once_launch_each_instance_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = DockerProject::new();
+    let tasks = setup(dir.path(), &project);
+    let d = dir.path();
+    let args = deploy_args(&tasks, "2");
+    let (a, b) = tokio::join!(provision(d, &args), provision(d, &args));
+    for r in [&a, &b] {
+        assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    }
+    let waited = [&a, &b]
+        .iter()
+        .filter(|r| r.stdout.contains("another deploy of project"))
+        .count();
+    assert_eq!(waited, 1, "one waited:\n{}\n---\n{}", a.stdout, b.stdout);
+    assert_eq!(
+        project.containers(),
+        [
+            format!("{}-web-1 running", project.0),
+            format!("{}-web-2 running", project.0)
+        ]
+    );
+    let networks = std::process::Command::new("docker")
+        .args(["network", "ls", "-q", "--filter"])
+        .arg(format!("name=^provision-{}$", project.0))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&networks.stdout).lines().count(),
+        1,
+        "one network"
+    );
+    let secrets = std::fs::read_to_string(d.join("secrets.json")).unwrap();
+    assert!(serde_json::from_str::<serde_json::Value>(&secrets).is_ok());
+
+    // With --no-wait, a deploy refuses while another holds the lock.
+    let lock = d.join(".provision").join(format!("{}.lock", project.0));
+    let holder = std::fs::File::open(&lock).unwrap();
+    holder.lock().unwrap();
+    let refused = provision(d, &[&args[..], &["--no-wait"]].concat()).await;
+    assert_eq!(refused.status, 1, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!(
+            "another deploy of project `{}` is running",
+            project.0
+        )),
+        "{}",
+        refused.stderr
+    );
+}
+
+/// `--cloud docker` with a configure.json made for EC2: the EC2 key settings do not apply.
+#[tokio::test]
+async fn the_docker_cloud_ignores_the_ec2_instance_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let project = DockerProject::new();
+    let ec2 = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/configure.ec2.json"),
+    )
+    .unwrap()
+    .replace("\"group25\"", &format!("\"{}\"", project.0));
+    std::fs::write(d.join("configure.json"), ec2).unwrap();
+    let tasks = write_role(d, "web", "- command: 'true'\n  changed_when: false\n", &[]);
+    let r = provision(
+        d,
+        &[
+            "web",
+            "--count",
+            "1",
+            "--cloud",
+            "docker",
+            "--tasks-dir",
+            tasks.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        project.containers(),
+        [format!("{}-web-1 running", project.0)]
+    );
+    let list = provision(d, &["instance", "list", "--cloud", "docker"]).await;
+    assert_eq!(list.status, 0, "{}", list.stderr);
+    assert!(
+        list.stdout.contains(&format!("{}-web-1", project.0)),
+        "{}",
+        list.stdout
     );
 }
 

@@ -115,6 +115,19 @@ async fn errors_name_the_place_and_touch_no_host() {
             "inventory has no group [web]",
         ),
         (
+            // Nothing to apply is a mistake, not a success after opening every connection.
+            "",
+            "",
+            HOSTS,
+            "tasks/web.yml:1:1: role `web` has no tasks: there is nothing to apply",
+        ),
+        (
+            "handlers:\n  - name: h\n    command: 'true'\n",
+            "",
+            HOSTS,
+            "role `web` has no tasks",
+        ),
+        (
             "- command: 'true'\n",
             "",
             "[web]\n[other]\nh1",
@@ -170,4 +183,30 @@ async fn a_mistyped_command_is_not_taken_for_a_role() {
         "{}",
         r.stderr
     );
+}
+
+#[tokio::test]
+async fn counts_and_forks_below_one_are_usage_errors() {
+    let dir = setup("- command: 'true'\n", "", HOSTS);
+    let tasks = dir.path().join("roles/tasks");
+    let r = run_role(dir.path(), "web", &tasks, &["--forks", "0"]).await;
+    assert_eq!(r.status, 64, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("invalid value '0' for '--forks <FORKS>': must be at least 1"),
+        "{}",
+        r.stderr
+    );
+    for args in [
+        &["webserver", "--count", "0", "--cloud", "docker"][..],
+        &["instance", "launch", "--role", "web", "--count", "0"][..],
+    ] {
+        let r = provision(dir.path(), args).await;
+        assert_eq!(r.status, 64, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("invalid value '0' for '--count <COUNT>'"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
 }

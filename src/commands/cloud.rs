@@ -32,6 +32,9 @@ pub fn load_config(args: &CloudArgs) -> Result<Config, AppError> {
             }));
         }
         config.cloud.kind = kind;
+        // The EC2 instance settings (image, key pair, key file) mean nothing to the Docker
+        // cloud: its containers are of the project's image, reached with the project's own key.
+        config.instances = crate::config::InstanceConfig::default();
     }
     for w in config.warnings() {
         eprintln!("warning: {w}");

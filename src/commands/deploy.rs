@@ -1,16 +1,20 @@
 //! `provision deploy ROLE --count N` (or `provision ROLE --count N`): the deploy steps, then the
-//! role on all of the role's hosts. Input is checked before the cloud is touched; a failure after
-//! that says what exists and what to run.
+//! role on all of the role's hosts. Everything, the role's variables and templates for every
+//! host it will have included, is checked before the cloud is touched; a failure after that says
+//! what exists and what to run.
 
 use super::AppError;
 use super::cloud::{connect, load_config, wait_options};
-use crate::cli::{DeployArgs, InventoryFile, RoleOptions, RunArgs};
+use crate::apply::{self, Output, RoleInput};
+use crate::cli::DeployArgs;
 use crate::cloud::Cloud;
 use crate::deploy::{self, DeployError, Say, SshWait};
+use crate::inventory::Inventory;
 use crate::known_hosts::KnownHosts;
-use crate::roles::RoleSource;
-use crate::run::plan;
+use crate::run::RunOptions;
+use crate::run::plan::{self, ConnectionDefaults};
 use crate::run::progress::print_line;
+use crate::ssh::ConnectOptions;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,11 +27,18 @@ impl Say for Stdout {
 }
 
 /// A failed step, with what the role has now and how to go on.
-async fn explain(cloud: &dyn Cloud, args: &DeployArgs, count: u32, e: DeployError) -> AppError {
+async fn explain(
+    cloud: &dyn Cloud,
+    args: &DeployArgs,
+    count: u32,
+    same_cloud: &str,
+    e: DeployError,
+) -> AppError {
     let now = match deploy::role_instances(cloud, &args.role).await {
         Ok(list) => deploy::describe(&list),
         Err(_) => "(could not list them)".into(),
     };
+    let again = format!("provision {} --count {count}{same_cloud}", args.role);
     AppError::Deploy {
         message: format!(
             "{e}\n  {} instances of {} now: {now}\n  nothing was terminated",
@@ -36,35 +47,67 @@ async fn explain(cloud: &dyn Cloud, args: &DeployArgs, count: u32, e: DeployErro
         ),
         hint: Some(e.hint().map_or_else(
             || format!(
-                "run `provision {} --count {count}` again: it finds these instances by their tags and launches nothing twice",
-                args.role
+                "run `{again}` again: it finds these instances by their tags and launches nothing twice"
             ),
-            |h| format!("{h}; then run `provision {} --count {count}` again", args.role),
+            |h| format!("{h}; then run `{again}` again"),
         )),
     }
 }
 
 pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
     let config = load_config(&args.cloud)?;
-    let roles = RoleSource::new(args.options.tasks_dir.as_deref());
-    super::run::load_task_file(&roles, &args.role)?;
-    plan::parse_extra_vars(&args.options.extra_vars)?;
     let key_path = std::path::absolute(config.key_file()?).map_err(|e| AppError::Deploy {
         message: format!("cannot resolve the key file's path: {e}"),
         hint: None,
     })?;
     let key = crate::ssh::load_key(&key_path)?;
-    let secrets_path = args.secrets.clone().unwrap_or_else(|| {
-        config
-            .path
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("secrets.json")
-    });
-    let mut vars = config.vars.clone();
-    vars.extend(crate::secrets::load(&secrets_path, true)?);
+    let secrets_path = args
+        .secrets
+        .clone()
+        .unwrap_or_else(|| apply::default_secrets_path(&config.path));
+    let input = RoleInput::load(
+        &args.role,
+        args.options.tasks_dir.as_deref(),
+        &config.vars,
+        crate::secrets::load(&secrets_path, true)?,
+        &args.options.extra_vars,
+    )?;
     let role_config = config.role(&args.role);
     let count = args.count.or(role_config.count).unwrap_or(1);
+    let defaults = ConnectionDefaults {
+        user: Some(config.instances.ssh_user.clone()),
+        private_key: Some(key_path.clone()),
+        become_: false,
+    };
+    // The role planned for the hosts it will have, before anything is launched.
+    let preview = deploy::preview_inventory(
+        &args.inventory,
+        &config.project,
+        &args.role,
+        count,
+        &config.instances.ssh_user,
+        &key_path,
+        role_config.volume.as_ref().map(|v| v.device.as_str()),
+    )
+    .map_err(|e| match e {
+        DeployError::Inventory(e) => AppError::Inventory(e),
+        other => AppError::Deploy {
+            message: other.to_string(),
+            hint: None,
+        },
+    })?;
+    input.plan(&preview, None, &defaults)?;
+
+    let out = Stdout;
+    let _lock = deploy::lock_project(&config, !args.no_wait, &out)
+        .await
+        .map_err(|e| AppError::Deploy {
+            message: e.to_string(),
+            hint: Some(
+                "one deploy at a time per project: wait for the other, then run again".into(),
+            ),
+        })?;
+    let same_cloud = deploy::same_cloud_flags(&config);
     let known_hosts = args
         .options
         .known_hosts
@@ -73,28 +116,29 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
     let wait = wait_options(&args.cloud);
     let cloud = connect(&config).await?;
     let cloud = cloud.as_ref();
-    let out = Stdout;
+    let fail = |e| explain(cloud, args, count, &same_cloud, e);
 
     let instances =
         match deploy::ensure_instances(cloud, &config, &args.role, count, &wait, &out).await {
             Ok(list) => list,
-            Err(e) => return Err(explain(cloud, args, count, e).await),
+            Err(e) => return Err(fail(e).await),
         };
     let devices = match &role_config.volume {
         Some(v) => {
             match deploy::ensure_volumes(cloud, &instances, v.size, &v.device, &wait, &out).await {
                 Ok(d) => d,
-                Err(e) => return Err(explain(cloud, args, count, e).await),
+                Err(e) => return Err(fail(e).await),
             }
         }
         None => Default::default(),
     };
     let address_map = deploy::address_map_from_env();
+    let known_hosts = Arc::new(KnownHosts::new(known_hosts));
     let how = SshWait {
         user: config.instances.ssh_user.clone(),
         key,
         key_path: key_path.clone(),
-        known_hosts: Arc::new(KnownHosts::new(known_hosts.clone())),
+        known_hosts: known_hosts.clone(),
         timeout: Duration::from_secs(args.ssh_timeout),
         address_map: &address_map,
     };
@@ -104,8 +148,11 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
     ));
     let reachable = match deploy::wait_for_ssh(cloud, &instances, &how, &out).await {
         Ok(r) => r,
-        Err(e) => return Err(explain(cloud, args, count, e).await),
+        Err(e) => return Err(fail(e).await),
     };
+    if let Some(note) = known_hosts.written_note() {
+        print_line(&note);
+    }
     let lines: Vec<String> = reachable
         .iter()
         .map(|h| {
@@ -118,7 +165,7 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
         })
         .collect();
     if let Err(e) = deploy::write_inventory(&args.inventory, &config.project, &args.role, &lines) {
-        return Err(explain(cloud, args, count, e).await);
+        return Err(fail(e).await);
     }
     print_line(&format!(
         "inventory: [{}] lists {} host(s) in {}",
@@ -126,25 +173,23 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
         lines.len(),
         args.inventory.display()
     ));
-    let run = RunArgs {
-        role: args.role.clone(),
-        inventory: InventoryFile {
-            path: args.inventory.clone(),
-        },
-        limit: None,
-        options: RoleOptions {
-            known_hosts: Some(known_hosts),
-            ..args.options.clone()
-        },
+    let inventory = Inventory::load(&args.inventory)?;
+    let plans = input.plan(&inventory, None, &defaults)?;
+    let options = RunOptions {
+        forks: args.options.forks,
         check: false,
         diff: false,
-        json: false,
-        user: config.instances.ssh_user.clone(),
-        private_key: Some(key_path),
-        become_: false,
-        secrets: None,
-        connect_timeout: 10,
-        connect_retries: 3,
+        connect: ConnectOptions {
+            known_hosts,
+            timeout: Duration::from_secs(10),
+            retries: 3,
+            first_backoff: Duration::from_secs(1),
+        },
+        interrupt: Default::default(),
     };
-    super::run::run_role_with(&run, &vars).await
+    let output = Output {
+        json: false,
+        verbose: args.options.verbose,
+    };
+    Ok(apply::run_and_report(&args.role, plans, options, output).await)
 }

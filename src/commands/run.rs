@@ -1,78 +1,65 @@
-//! `provision run`: apply a role to the hosts of an inventory.
+//! `provision run`: apply a role to the hosts of an inventory, with the variables deploy gives it
+//! (configure.json's `vars` and the secrets file, when they exist).
 
 use super::AppError;
+use crate::apply::{self, Output, RoleInput};
 use crate::cli::RunArgs;
+use crate::config::Config;
 use crate::inventory::Inventory;
 use crate::known_hosts::KnownHosts;
-use crate::roles::RoleSource;
-use crate::run::plan::{self, ConnectionDefaults, PlanInput};
-use crate::run::progress::{Progress, print_line};
-use crate::run::report;
-use crate::run::{RunOptions, run_plans};
+use crate::run::RunOptions;
+use crate::run::plan::{self, ConnectionDefaults};
 use crate::ssh::ConnectOptions;
-use crate::tasks::TaskFile;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A role's task file, following its `import` (one level): the imported tasks, with the
-/// importing file's `vars`.
-pub fn load_task_file(roles: &RoleSource, role: &str) -> Result<TaskFile, AppError> {
-    let source = roles.task_file(role)?;
-    let file = TaskFile::parse(&source.display, &source.text)?;
-    let Some(other) = &file.import else {
-        return Ok(file);
-    };
-    let imported_source = roles.task_file(other)?;
-    let mut imported = TaskFile::parse(&imported_source.display, &imported_source.text)?;
-    if imported.import.is_some() {
-        return Err(AppError::TaskFile(crate::tasks::TaskFileError {
-            file: imported_source.display,
-            line: 1,
-            column: 1,
-            message: format!("`{role}` imports `{other}`, which imports again: one level only"),
-        }));
+const DEFAULT_CONFIG: &str = "configure.json";
+
+/// configure.json's `vars`: from `--config FILE` (which must exist), else from ./configure.json
+/// when there is one.
+fn config_vars(
+    explicit: Option<&Path>,
+) -> Result<(serde_json::Map<String, serde_json::Value>, PathBuf), AppError> {
+    let path = explicit.unwrap_or(Path::new(DEFAULT_CONFIG));
+    if explicit.is_none() && !path.exists() {
+        return Ok((serde_json::Map::new(), path.to_owned()));
     }
-    imported.vars.extend(file.vars);
-    Ok(imported)
+    let config = Config::load(path)?;
+    Ok((config.vars, path.to_owned()))
 }
 
 /// `provision run`: returns the exit status.
 pub async fn run_role(args: &RunArgs) -> Result<i32, AppError> {
-    run_role_with(args, &serde_json::Map::new()).await
-}
-
-/// As `run_role`, with variables of lower precedence than the inventory's (configure.json's
-/// `vars` and the secrets, when deploy runs the role). Precedence, lowest first: these, the
-/// role's `vars`, the secrets file of `--secrets`, the inventory, `-e`.
-pub async fn run_role_with(
-    args: &RunArgs,
-    base_vars: &serde_json::Map<String, serde_json::Value>,
-) -> Result<i32, AppError> {
-    let inventory = Inventory::load(&args.inventory.path)?;
-    let roles = RoleSource::new(args.options.tasks_dir.as_deref());
-    let task_file = load_task_file(&roles, &args.role)?;
-    let mut base_vars = base_vars.clone();
-    base_vars.extend(task_file.vars.clone());
-    if let Some(path) = &args.secrets {
-        base_vars.extend(crate::secrets::load(path, false)?);
-    }
-    let base_vars = &base_vars;
-    let extra_vars = plan::parse_extra_vars(&args.options.extra_vars)?;
-    let defaults = ConnectionDefaults {
-        user: Some(args.user.clone()),
-        private_key: args.private_key.clone(),
-        become_: args.become_,
+    let (config_vars, config_path) = config_vars(args.config.as_deref())?;
+    let secrets = match &args.secrets {
+        Some(path) => crate::secrets::load(path, false)?,
+        None => {
+            let beside = apply::default_secrets_path(&config_path);
+            if beside.exists() {
+                crate::secrets::load(&beside, false)?
+            } else {
+                serde_json::Map::new()
+            }
+        }
     };
-    let plans = plan::plan_hosts(PlanInput {
-        inventory: &inventory,
-        role: &args.role,
-        limit: args.limit.as_deref(),
-        task_file,
-        roles,
-        base_vars,
-        extra_vars: &extra_vars,
-        defaults: &defaults,
-    })?;
+    let input = RoleInput::load(
+        &args.role,
+        args.options.tasks_dir.as_deref(),
+        &config_vars,
+        secrets,
+        &args.options.extra_vars,
+    )?;
+    let inventory = Inventory::load(&args.inventory.path)?;
+    let plans = input.plan(
+        &inventory,
+        args.limit.as_deref(),
+        &ConnectionDefaults {
+            user: Some(args.user.clone()),
+            private_key: args.private_key.clone(),
+            become_: args.become_,
+        },
+    )?;
     let known_hosts = args
         .options
         .known_hosts
@@ -88,32 +75,11 @@ pub async fn run_role_with(
             retries: args.connect_retries,
             first_backoff: Duration::from_secs(1),
         },
+        interrupt: Default::default(),
     };
-    let progress = Arc::new(if args.json {
-        Progress::silent()
-    } else {
-        Progress::new(true, args.options.verbose)
-    });
-    let reports = run_plans(plans, options, progress).await;
-    if args.json {
-        print_line(&report::to_json(&args.role, args.check, &reports));
-    } else {
-        print_line(&format!("\n{}", report::recap(&reports).trim_end()));
-        for r in &reports {
-            if let Some(reason) = &r.unreachable {
-                print_line(&format!("  {} unreachable: {reason}", r.host));
-            }
-            for t in r
-                .tasks
-                .iter()
-                .filter(|t| t.status == report::Status::Failed)
-            {
-                print_line(&format!(
-                    "  {} failed at `{}`: {}",
-                    r.host, t.name, t.message
-                ));
-            }
-        }
-    }
-    Ok(report::exit_status(&reports))
+    let output = Output {
+        json: args.json,
+        verbose: args.options.verbose,
+    };
+    Ok(apply::run_and_report(&args.role, plans, options, output).await)
 }

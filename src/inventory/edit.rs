@@ -2,6 +2,17 @@
 //! comments, variables, and hosts in the group that deploy does not manage (their names do not
 //! start with `<project>-<role>-`).
 
+/// A host line: the name, then `key=value` fields, each value quoted where the INI reader
+/// (shlex, as Ansible's) would otherwise split or comment it, so that it reads back as written.
+pub fn host_line(name: &str, fields: &[(&str, String)]) -> String {
+    let mut line = name.to_string();
+    for (key, value) in fields {
+        let quoted = shlex::try_quote(value).unwrap_or_else(|_| value.clone().into());
+        line.push_str(&format!(" {key}={quoted}"));
+    }
+    line
+}
+
 /// The inventory text with group `group`'s managed host lines replaced by `lines`. The new lines
 /// go where the first managed line was, or after the group's last host line; a missing group
 /// is appended.
@@ -64,6 +75,33 @@ fn last_content(out: &[String]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_lines_read_back_whatever_the_values() {
+        for key in ["/keys/group25.pem", "/my keys/it's #1.pem", "/k/\"q\" $x"] {
+            let line = host_line(
+                "p-web-1",
+                &[
+                    ("ansible_host", "10.0.0.5".into()),
+                    ("ansible_ssh_private_key_file", key.into()),
+                ],
+            );
+            let inv = crate::inventory::Inventory::parse(
+                std::path::Path::new("inventory"),
+                &format!("[web]\n{line}\n"),
+            )
+            .unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(
+                inv.host_vars("p-web-1")["ansible_ssh_private_key_file"],
+                key,
+                "{line}"
+            );
+        }
+        assert_eq!(
+            host_line("h", &[("a", "plain/value".into())]),
+            "h a=plain/value"
+        );
+    }
 
     fn lines(names: &[&str]) -> Vec<String> {
         names

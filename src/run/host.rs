@@ -61,6 +61,9 @@ struct HostRun<'a> {
     vars: &'a Map<String, Json>,
     registered: Map<String, Json>,
     facts: Option<Map<String, Json>>,
+    /// In check mode: an earlier task would have changed the host, so a later task's look may
+    /// describe a host that the real run would not see (a unit its package would install).
+    would_have_changed: bool,
 }
 
 impl HostRun<'_> {
@@ -187,6 +190,23 @@ impl HostRun<'_> {
         }
     }
 
+    /// A task whose look or decision failed. In check mode after a change check mode did not
+    /// make, the failure may be that change's absence (the service of a package not installed
+    /// yet): what the real run would do cannot be known, so it is skipped with that said.
+    fn undecidable(&self, task: &PreparedTask, reason: String, started: Instant) -> TaskResult {
+        if self.options.check && self.would_have_changed {
+            return self.result(
+                task,
+                Status::Skipped,
+                format!(
+                    "check mode: depends on changes of earlier tasks that check mode did not make ({reason})"
+                ),
+                started,
+            );
+        }
+        self.result(task, Status::Failed, reason, started)
+    }
+
     /// Decides and, unless in check mode, acts. `observed` is the task's look, if it has one.
     async fn run_task(&self, task: &PreparedTask, observed: Option<&Observed>) -> Outcome {
         let started = Instant::now();
@@ -207,11 +227,11 @@ impl HostRun<'_> {
                     task.become_user.as_deref().unwrap_or("root")
                 ));
             }
-            return Ran::only(self.result(task, Status::Failed, message, started));
+            return Ran::only(self.undecidable(task, message, started));
         }
         let plan = match task.module.decide(observed) {
             Ok(p) => p,
-            Err(e) => return Ran::only(self.result(task, Status::Failed, e.0, started)),
+            Err(e) => return Ran::only(self.undecidable(task, e.0, started)),
         };
         match plan {
             Plan::Ok { reason } => Ran::only(self.result(task, Status::Ok, reason, started)),
@@ -286,17 +306,28 @@ impl HostRun<'_> {
         }
     }
 
-    fn step_failure(&self, task: &PreparedTask, change: &Change, out: &ExecOutput) -> String {
+    /// Why a step failed. Of a change of several steps, says which one failed: the summary of
+    /// the whole change would claim steps that never ran.
+    fn step_failure(
+        &self,
+        task: &PreparedTask,
+        change: &Change,
+        step: usize,
+        out: &ExecOutput,
+    ) -> String {
         let become_user = task.become_user.as_deref();
         let what = if change.runs_user_command {
             format!("command `{}`", task.module.target())
-        } else {
+        } else if change.steps.len() > 1 {
             format!(
-                "{} {} ({})",
+                "{} {}: step {} of {}",
                 task.module.kind(),
                 task.module.target(),
-                change.summary
+                step + 1,
+                change.steps.len()
             )
+        } else {
+            format!("{} {}", task.module.kind(), task.module.target())
         };
         let stderr = out.stderr_text();
         let detail = if stderr.trim().is_empty() {
@@ -316,6 +347,8 @@ impl HostRun<'_> {
                 "\nhint: become needs passwordless sudo for {} on this host",
                 become_user.unwrap_or("root")
             ));
+        } else if let Some(hint) = fetch_failure_hint(&detail) {
+            message.push_str(&format!("\nhint: {hint}"));
         }
         message
     }
@@ -362,7 +395,7 @@ impl HostRun<'_> {
         }
         let mut last = None;
         let mut failure = None;
-        for step in &change.steps {
+        for (number, step) in change.steps.iter().enumerate() {
             let out = match self
                 .conn
                 .exec(&wrap(&step.script, become_user), step.stdin.as_deref())
@@ -372,7 +405,7 @@ impl HostRun<'_> {
                 Err(e) => return Outcome::Lost(e),
             };
             failure = if out.status != 0 {
-                Some(self.step_failure(task, &change, &out))
+                Some(self.step_failure(task, &change, number, &out))
             } else {
                 task.module.output_failure(&out)
             };
@@ -401,6 +434,29 @@ impl HostRun<'_> {
         })
     }
 }
+/// What to check when a step failed to download something (a package repository, its key, a
+/// URL): the host's own network, not provision, is what failed.
+fn fetch_failure_hint(output: &str) -> Option<&'static str> {
+    const SIGNS: &[&str] = &[
+        "Could not resolve",
+        "Failed to fetch",
+        "Could not connect",
+        "Connection timed out",
+        "Temporary failure resolving",
+        "404  Not Found",
+        "Failed to connect",
+        "curl: (6)",
+        "curl: (7)",
+        "curl: (22)",
+        "curl: (28)",
+    ];
+    SIGNS.iter().any(|s| output.contains(s)).then_some(
+        "the host could not download from the URL above: check the task's URLs (a repository, \
+         `key_url`; in a role they are often variables, e.g. `couchdb_repo_url`, set in \
+         configure.json's `vars` or with -e) and that the host can reach them",
+    )
+}
+
 fn describe(conditions: &[Condition]) -> String {
     conditions
         .iter()
@@ -469,6 +525,7 @@ pub(super) async fn run_host(
         vars: &plan.vars,
         registered: Map::new(),
         facts: None,
+        would_have_changed: false,
     };
     let mut notified: HashSet<String> = HashSet::new();
     // Observations still valid: nothing ran on the host since they were taken.
@@ -477,6 +534,10 @@ pub(super) async fn run_host(
     let mut failed = false;
     let mut position = 0;
     while position < plan.tasks.len() {
+        if options.interrupt.signal().is_some() {
+            report.interrupted = true;
+            break;
+        }
         if let Slot::Deferred(index) = plan.tasks[position] {
             match run.prepare_deferred(index, false).await {
                 Ok(tasks) => {
@@ -566,6 +627,7 @@ pub(super) async fn run_host(
                 run.announce(&r);
                 if r.status == Status::Changed {
                     notified.extend(task.notify.iter().cloned());
+                    run.would_have_changed |= options.check;
                 }
                 if let Some(name) = &task.register {
                     run.register(name, task, registered_value(&r, ran.fields));
@@ -583,7 +645,7 @@ pub(super) async fn run_host(
         }
         position += 1;
     }
-    if !failed && report.unreachable.is_none() {
+    if !failed && report.unreachable.is_none() && !report.interrupted {
         run_handlers(
             &mut run,
             &mut plan.handlers,
@@ -651,6 +713,10 @@ async fn run_handlers(
         let name = def.name.as_ref().map(|n| n.value.as_str()).unwrap_or("");
         if !notified.contains(name) {
             continue;
+        }
+        if run.options.interrupt.signal().is_some() {
+            report.interrupted = true;
+            return false;
         }
         if let Slot::Deferred(index) = handlers[position] {
             match run.prepare_deferred(index, true).await {
