@@ -453,7 +453,7 @@ async fn a_silent_endpoint_times_out_naming_it() {
     assert_eq!(r.status, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains(&format!(
-            "DescribeInstances: cannot reach the EC2 endpoint {endpoint}"
+            "DescribeInstances: cannot reach the EC2 endpoint {endpoint}: request has timed out"
         )),
         "{}",
         r.stderr

@@ -296,7 +296,7 @@ async fn a_role_that_cannot_render_launches_nothing() {
         (
             "- name: app\n  git: {repo: \"{{ web_repo }}\", dest: /opt/app}\n",
             "",
-            "tasks/web.yml:2:18: undefined variable in `web_repo` (on all 2 hosts)",
+            "tasks/web.yml:2:15: undefined variable in `web_repo` (on all 2 hosts)",
         ),
         (
             "- name: site\n  template: {src: site.j2, dest: /etc/site}\n",
@@ -563,8 +563,62 @@ async fn ec2_deploy_launches_tags_attaches_volumes_and_configures_through_ssh() 
     );
     assert!(
         bad.stderr
-            .contains("then run `provision web --count 3` again"),
+            .contains("then run `provision web --count 3 --cloud ec2` again"),
         "{}",
         bad.stderr
     );
+}
+
+/// Two deploys at once on EC2 (moto): the project lock makes the second find what the first
+/// launched, so each instance exists once.
+#[tokio::test]
+async fn two_ec2_deploys_at_once_launch_each_instance_once() {
+    let moto = Moto::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = keygen(d, "rsa-pem");
+    let hosts = start_hosts("h", 2, &key).await;
+    std::fs::write(
+        d.join("configure.json"),
+        format!(
+            r#"{{"project": "g26",
+  "cloud": {{"endpoint": "{}", "region": "us-east-1"}},
+  "instances": {{"image_id": "{IMAGE}", "instance_type": "t2.micro", "key_name": "g26", "key_file": "{}"}},
+  "vars": {{"greeting": "hi"}}}}"#,
+            moto.endpoint,
+            key.path.display()
+        ),
+    )
+    .unwrap();
+    let tasks = write_role(d, "web", ROLE, &[])
+        .to_string_lossy()
+        .into_owned();
+    let map = format!(
+        "g26-web-1=127.0.0.1:{},g26-web-2=127.0.0.1:{}",
+        hosts[0].port, hosts[1].port
+    );
+    let env = [("PROVISION_TEST_ADDRESS_MAP", map.as_str())];
+    let args = ["web", "--count", "2", "--tasks-dir", &tasks];
+    let (a, b) = tokio::join!(
+        cloud_with_env(d, &args, &env),
+        cloud_with_env(d, &args, &env)
+    );
+    for r in [&a, &b] {
+        assert_eq!(r.status, 0, "{}\n{}", r.stdout, r.stderr);
+    }
+    let launched: Vec<&Run> = [&a, &b]
+        .into_iter()
+        .filter(|r| r.stdout.contains("launching 2 on ec2"))
+        .collect();
+    assert_eq!(launched.len(), 1, "{}\n---\n{}", a.stdout, b.stdout);
+    let list = cloud_with_env(d, &["instance", "list", "--role", "web", "--json"], &[]).await;
+    assert_eq!(list.status, 0, "{}", list.stderr);
+    let names: Vec<String> = list
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["g26-web-1", "g26-web-2"]);
 }

@@ -304,3 +304,44 @@ async fn non_root_user_escalates_with_sudo_and_rsa_pem_keys_work() {
         "the host stopped"
     );
 }
+
+/// In check mode, a task whose look fails because of a change check mode did not make (a line
+/// in a file an earlier task would create) is reported skipped with the reason, not failed; the
+/// same task with no earlier change fails as it would for real.
+#[tokio::test]
+async fn check_mode_skips_what_depends_on_changes_it_did_not_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path(), "ed25519");
+    let host = start_host("h1", &key).await;
+    write_inventory(dir.path(), "web", &[&host], &key, "");
+    let tasks = write_role(
+        dir.path(),
+        "web",
+        "- name: config\n  copy: {dest: /tmp/app.conf, content: \"a\\n\"}\n\
+         - name: a line in it\n  lineinfile: {path: /tmp/app.conf, line: b}\n",
+        &[],
+    );
+    let check = run_role(dir.path(), "web", &tasks, &["--check", "--json"]).await;
+    assert_eq!(check.status, 0, "{}\n{}", check.stdout, check.stderr);
+    let results = &check.json()["hosts"][0]["tasks"];
+    assert_eq!(results[0]["status"], "changed");
+    assert_eq!(results[1]["status"], "skipped");
+    let message = results[1]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("check mode: depends on changes of earlier tasks")
+            && message.contains("/tmp/app.conf does not exist"),
+        "{message}"
+    );
+    let real = run_role(dir.path(), "web", &tasks, &["--json"]).await;
+    assert_eq!(stats(&real), [("h1".to_string(), 0, 2, 0, 0)]);
+    assert_eq!(host.sh("cat /tmp/app.conf").await, "a\nb\n");
+
+    let alone = write_role(
+        dir.path(),
+        "web",
+        "- name: a line in a missing file\n  lineinfile: {path: /tmp/nothing.conf, line: b}\n",
+        &[],
+    );
+    let failed = run_role(dir.path(), "web", &alone, &["--check"]).await;
+    assert_eq!(failed.status, 2, "{}\n{}", failed.stdout, failed.stderr);
+}
