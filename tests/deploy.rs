@@ -338,8 +338,17 @@ async fn a_role_that_cannot_render_launches_nothing() {
 async fn two_deploys_at_once_launch_each_instance_once() {
     let dir = tempfile::tempdir().unwrap();
     let project = DockerProject::new();
-    let tasks = setup(dir.path(), &project);
+    setup(dir.path(), &project);
     let d = dir.path();
+    // The secrets a first deploy generates: both runs must configure the hosts with one set.
+    let tasks = write_role(
+        d,
+        "web",
+        "- name: cookie\n  copy: {dest: /etc/cookie, content: \"{{ couchdb_cookie }}\"}\n  become: true\n",
+        &[],
+    )
+    .to_string_lossy()
+    .into_owned();
     let args = deploy_args(&tasks, "2");
     let (a, b) = tokio::join!(provision(d, &args), provision(d, &args));
     for r in [&a, &b] {
@@ -367,8 +376,16 @@ async fn two_deploys_at_once_launch_each_instance_once() {
         1,
         "one network"
     );
-    let secrets = std::fs::read_to_string(d.join("secrets.json")).unwrap();
-    assert!(serde_json::from_str::<serde_json::Value>(&secrets).is_ok());
+    let secrets: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("secrets.json")).unwrap()).unwrap();
+    let cookie = secrets["couchdb_cookie"].as_str().unwrap();
+    for n in 1..=2 {
+        assert_eq!(
+            project.exec(&format!("{}-web-{n}", project.0), "cat /etc/cookie"),
+            cookie,
+            "every host has the secret the file holds"
+        );
+    }
 
     // With --no-wait, a deploy refuses while another holds the lock.
     let lock = d.join(".provision").join(format!("{}.lock", project.0));

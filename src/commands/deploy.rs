@@ -56,6 +56,17 @@ async fn explain(
 
 pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
     let config = load_config(&args.cloud)?;
+    let out = Stdout;
+    // First, since deploy makes the secrets file when it is missing: two first deploys at once
+    // must not each generate their own secrets and configure hosts with different ones.
+    let _lock = deploy::lock_project(&config, !args.no_wait, &out)
+        .await
+        .map_err(|e| AppError::Deploy {
+            message: e.to_string(),
+            hint: Some(
+                "one deploy at a time per project: wait for the other, then run again".into(),
+            ),
+        })?;
     let key_path = std::path::absolute(config.key_file()?).map_err(|e| AppError::Deploy {
         message: format!("cannot resolve the key file's path: {e}"),
         hint: None,
@@ -98,15 +109,6 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
     })?;
     input.plan(&preview, None, &defaults)?;
 
-    let out = Stdout;
-    let _lock = deploy::lock_project(&config, !args.no_wait, &out)
-        .await
-        .map_err(|e| AppError::Deploy {
-            message: e.to_string(),
-            hint: Some(
-                "one deploy at a time per project: wait for the other, then run again".into(),
-            ),
-        })?;
     let same_cloud = deploy::same_cloud_flags(&config);
     let known_hosts = args
         .options
