@@ -639,3 +639,72 @@ async fn two_ec2_deploys_at_once_launch_each_instance_once() {
         .collect();
     assert_eq!(names, ["g26-web-1", "g26-web-2"]);
 }
+
+/// A run cut short between `docker create` and the container's start leaves it `created`: the
+/// next deploy starts it and configures it, instead of waiting for it forever.
+#[tokio::test]
+async fn a_container_left_created_is_started_by_the_next_deploy() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = DockerProject::new();
+    let tasks = setup(dir.path(), &project);
+    let d = dir.path();
+    let p = &project.0;
+    let first = provision(d, &deploy_args(&tasks, "1")).await;
+    assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
+    let (repo, tag) = image();
+    let key = std::fs::read_to_string(d.join(".provision/docker-key.pub")).unwrap();
+    let created = std::process::Command::new("docker")
+        .args([
+            "create",
+            "--name",
+            &format!("{p}-web-2"),
+            "--hostname",
+            &format!("{p}-web-2"),
+        ])
+        .args(["--network", &format!("provision-{p}")])
+        .args([
+            "--label",
+            &format!("provision.project={p}"),
+            "--label",
+            "provision.role=web",
+        ])
+        .args([
+            "-e",
+            &format!("AUTHORIZED_KEY={}", key.trim()),
+            "-e",
+            "BOOT=systemd",
+        ])
+        .args(["--tmpfs", "/run", "--tmpfs", "/run/lock"])
+        .args(["-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--cgroupns=host"])
+        .arg(format!("{repo}:{tag}"))
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(project.containers().contains(&format!("{p}-web-2 created")));
+    let repaired = provision(d, &deploy_args(&tasks, "2")).await;
+    assert_eq!(
+        repaired.status, 0,
+        "{}\n{}",
+        repaired.stdout, repaired.stderr
+    );
+    assert!(
+        repaired
+            .stdout
+            .contains(&format!("web: starting 1 stopped instance(s): {p}-web-2")),
+        "{}",
+        repaired.stdout
+    );
+    assert_eq!(
+        project.containers(),
+        [format!("{p}-web-1 running"), format!("{p}-web-2 running")]
+    );
+    assert!(
+        project
+            .exec(&format!("{p}-web-2"), "cat /etc/deployed")
+            .starts_with(&format!("{p}-web-2 "))
+    );
+}
