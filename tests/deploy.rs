@@ -443,22 +443,25 @@ async fn the_docker_cloud_ignores_the_ec2_instance_settings() {
     );
 }
 
-#[tokio::test]
-async fn ec2_deploy_launches_tags_attaches_volumes_and_configures_through_ssh() {
-    let moto = Moto::start(false);
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// configure.json for moto's EC2 at `endpoint` (project g25; `cloud` gets `cloud_extra` and
+/// `roles` is `roles`), the role, and two container hosts standing for the instances g25-web-1
+/// and g25-web-2. Returns the hosts, the tasks folder and the address map deploy needs.
+async fn ec2_setup(
+    d: &Path,
+    endpoint: &str,
+    cloud_extra: &str,
+    roles: &str,
+) -> (Vec<Host>, String, String) {
     let key = keygen(d, "rsa-pem");
     let hosts = start_hosts("h", 2, &key).await;
     std::fs::write(
         d.join("configure.json"),
         format!(
             r#"{{"project": "g25",
-  "cloud": {{"endpoint": "{}", "region": "us-east-1", "availability_zone": "us-east-1a"}},
+  "cloud": {{"endpoint": "{endpoint}", "region": "us-east-1", {cloud_extra}}},
   "instances": {{"image_id": "{IMAGE}", "instance_type": "t2.micro", "key_name": "g25", "key_file": "{}"}},
-  "roles": {{"web": {{"count": 2, "volume": {{"size": 1, "device": "/dev/vdc"}}}}}},
+  "roles": {roles},
   "vars": {{"greeting": "hi"}}}}"#,
-            moto.endpoint,
             key.path.display()
         ),
     )
@@ -470,6 +473,21 @@ async fn ec2_deploy_launches_tags_attaches_volumes_and_configures_through_ssh() 
         "g25-web-1=127.0.0.1:{},g25-web-2=127.0.0.1:{}",
         hosts[0].port, hosts[1].port
     );
+    (hosts, tasks, map)
+}
+
+#[tokio::test]
+async fn ec2_deploy_launches_tags_attaches_volumes_and_configures_through_ssh() {
+    let moto = Moto::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (hosts, tasks, map) = ec2_setup(
+        d,
+        &moto.endpoint,
+        r#""availability_zone": "us-east-1a""#,
+        r#"{"web": {"count": 2, "volume": {"size": 1, "device": "/dev/vdc"}}}"#,
+    )
+    .await;
     let env = [("PROVISION_TEST_ADDRESS_MAP", map.as_str())];
 
     let first = cloud_with_env(d, &["web", "--tasks-dir", &tasks], &env).await;
@@ -593,27 +611,7 @@ async fn two_ec2_deploys_at_once_launch_each_instance_once() {
     let moto = Moto::start(false);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let key = keygen(d, "rsa-pem");
-    let hosts = start_hosts("h", 2, &key).await;
-    std::fs::write(
-        d.join("configure.json"),
-        format!(
-            r#"{{"project": "g26",
-  "cloud": {{"endpoint": "{}", "region": "us-east-1"}},
-  "instances": {{"image_id": "{IMAGE}", "instance_type": "t2.micro", "key_name": "g26", "key_file": "{}"}},
-  "vars": {{"greeting": "hi"}}}}"#,
-            moto.endpoint,
-            key.path.display()
-        ),
-    )
-    .unwrap();
-    let tasks = write_role(d, "web", ROLE, &[])
-        .to_string_lossy()
-        .into_owned();
-    let map = format!(
-        "g26-web-1=127.0.0.1:{},g26-web-2=127.0.0.1:{}",
-        hosts[0].port, hosts[1].port
-    );
+    let (_hosts, tasks, map) = ec2_setup(d, &moto.endpoint, r#""timeout": 30"#, "{}").await;
     let env = [("PROVISION_TEST_ADDRESS_MAP", map.as_str())];
     let args = ["web", "--count", "2", "--tasks-dir", &tasks];
     let (a, b) = tokio::join!(
@@ -637,7 +635,7 @@ async fn two_ec2_deploys_at_once_launch_each_instance_once() {
         .iter()
         .map(|i| i["name"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(names, ["g26-web-1", "g26-web-2"]);
+    assert_eq!(names, ["g25-web-1", "g25-web-2"]);
 }
 
 /// A run cut short between `docker create` and the container's start leaves it `created`: the
