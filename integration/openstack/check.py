@@ -52,6 +52,7 @@ class Env:
                        check=True)
         self.secret = secrets.token_urlsafe(24)
         self.app_cred_id = secrets.token_hex(16)
+        self.password = secrets.token_hex(8)
         self.write_config()
         self.write_clouds()
         self.proc = None
@@ -61,7 +62,7 @@ class Env:
             public = f.read().strip()
         config = {
             "project": {"name": "pt-standin", "domain": "Default"},
-            "users": [{"name": "tester@example.edu.au", "password": secrets.token_hex(8)}],
+            "users": [{"name": "tester@example.edu.au", "password": self.password}],
             "application_credentials": [{"id": self.app_cred_id, "name": "provision",
                                          "secret": self.secret,
                                          "user": "tester@example.edu.au"}],
@@ -93,8 +94,8 @@ class Env:
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "standin.py"), "--port", str(self.port),
              "--config", self.config_path, "--network-name", self.args.network_name,
-             "--docker-image", self.args.docker_image],
-            stdout=subprocess.PIPE, stderr=log, text=True)
+             "--docker-image", self.args.docker_image, "--exit-with-stdin"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("listening on http://127.0.0.1:"):
             raise SystemExit(f"the stand-in did not start: {line!r}; see {log.name}")
@@ -371,7 +372,36 @@ def expect(r, name, result, status, key, text):
     r.check(name, ok, f"got {code} {body}")
 
 
+def check_keystone(env, r):
+    status, body, _ = env.http("GET", "/identity/v3", token=None)
+    r.check("GET /identity/v3 version document",
+            status == 200 and body["version"]["id"].startswith("v3"), body)
+    user = {"name": "tester@example.edu.au", "domain": {"name": "Default"}}
+    scope = {"project": {"name": "pt-standin", "domain": {"name": "Default"}}}
+
+    def auth(method, identity, scope=None):
+        body = {"auth": {"identity": {"methods": [method], method: identity}}}
+        if scope:
+            body["auth"]["scope"] = scope
+        return env.http("POST", "/identity/v3/auth/tokens", body, token=None)
+    status, body, hdrs = auth("password", {"user": dict(user, password=env.password)}, scope)
+    r.check("password auth with a project scope: 201 and X-Subject-Token",
+            status == 201 and hdrs.get("X-Subject-Token")
+            and body["token"]["project"]["name"] == "pt-standin", body)
+    status, body, _ = auth("password", {"user": dict(user, password="wrong")}, scope)
+    r.check("wrong password: 401 with Keystone's error body",
+            status == 401 and body == {"error": {
+                "code": 401, "title": "Unauthorized",
+                "message": "The request you have made requires authentication."}}, body)
+    status, body, _ = auth("application_credential",
+                           {"name": "provision", "secret": env.secret, "user": user})
+    r.check("application credential by name and user: 201",
+            status == 201 and body["token"]["application_credential"]["name"] == "provision",
+            body)
+
+
 def check_raw_negatives(env, r, sid):
+    check_keystone(env, r)
     env._token = env.token()
     nova = "/compute/v2.1"
     cinder = f"/volume/v3/{env.project_id}"
@@ -484,6 +514,10 @@ def check_cross_az_and_snapshot_rules(env, r, nova, cinder, sid):
     env.http("DELETE", f"{cinder}/volumes/{vid}")
 
 
+def interrupted(signum, frame):
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--openstack", required=True)
@@ -493,7 +527,7 @@ def main():
     r = Results()
     with tempfile.TemporaryDirectory(prefix="openstack-standin-") as work:
         env = Env(args, work)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        signal.signal(signal.SIGTERM, interrupted)
         try:
             env.start()
             check_read_only(env, r)
@@ -511,8 +545,8 @@ def main():
                                        f"label=openstack-standin.network={args.network_name}"],
                                       capture_output=True, text=True).stdout.split()
                 r.check("no container left after delete", not left, left)
-        except Exception as e:
-            r.check("the check ran to its end", False, repr(e))
+        except (Exception, KeyboardInterrupt) as e:
+            r.check("the check ran to its end", False, repr(e) or "interrupted")
         finally:
             env.stop()
             if r.failed:

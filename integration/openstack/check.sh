@@ -26,7 +26,12 @@ cleanup() {
     docker network rm "$network" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-python3 "$here/check.py" --openstack "$openstack" --docker-image "$image" --network-name "$network"
+# In the background so that a signal to this script reaches check.py at once (bash runs traps
+# only after a foreground child ends); check.py stops the stand-in, then cleanup runs.
+python3 "$here/check.py" --openstack "$openstack" --docker-image "$image" \
+    --network-name "$network" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null || true; wait "$child" 2>/dev/null || true; exit 143' TERM
+trap 'kill -TERM "$child" 2>/dev/null || true; wait "$child" 2>/dev/null || true; exit 130' INT
+wait "$child"

@@ -15,9 +15,9 @@ Python 3.11 standard library only.
 
 import argparse
 import base64
-import collections
 import datetime
 import hashlib
+import ipaddress
 import json
 import re
 import secrets
@@ -341,7 +341,6 @@ class Docker:
         self.used_ips = {gateway} if gateway else set()
 
     def next_ip(self):
-        import ipaddress
         net = ipaddress.ip_network(self.subnet)
         for host in net.hosts():
             text = str(host)
@@ -1109,7 +1108,7 @@ def fail_server(cloud, server, message):
         t = now()
         server.update(vm_state="error", task_state=None, power_state="nostate", updated=t,
                       fault={"code": 500, "created": iso_z(t), "message": message})
-        server["ip"] and cloud.docker.used_ips.discard(server["ip"])
+        cloud.docker.used_ips.discard(server["ip"])
         server["ip"] = None
 
 
@@ -1445,10 +1444,9 @@ def detach_volume(cloud, req, server_id, volume_id):
 
 
 def finish_detach(cloud, server, volume, att, cid):
-    if cid:
+    if cid and cloud.docker.is_running(cid):
         link = f"/dev/disk/by-id/virtio-{volume['id'][:20]}"
-        cloud.docker.exec_sh(cid, f"rm -f {link} {att['device']}") if cloud.docker.is_running(
-            cid) else None
+        cloud.docker.exec_sh(cid, f"rm -f {link} {att['device']}")
     with cloud.lock:
         server["attachments"] = [a for a in server["attachments"] if a is not att]
         release_volume(cloud, volume["id"])
@@ -2106,6 +2104,9 @@ def main():
     parser.add_argument("--docker-image", required=True,
                         help="the SSH test-host image (integration/image/build.sh)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument("--exit-with-stdin", action="store_true",
+                        help="shut down (and clean up) when standard input closes, so that a "
+                             "test runner killed outright leaves nothing running")
     args = parser.parse_args()
     with open(args.config) as f:
         config = json.load(f)
@@ -2123,6 +2124,9 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if args.exit_with_stdin:
+        threading.Thread(target=lambda: (sys.stdin.read(), stop(None, None)),
+                         daemon=True).start()
     print(f"listening on {base}", flush=True)
     try:
         httpd.serve_forever()
