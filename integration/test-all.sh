@@ -26,6 +26,10 @@ echo "== test-host image: $(bash integration/image/build.sh)"
 if [ -f integration/moto/setup.sh ]; then
     echo "== moto: $(bash integration/moto/setup.sh)"
 fi
+# The OpenStack stand-in (for the coming OpenStack backend) is checked with the real
+# `openstack` CLI before anything relies on it.
+echo "== OpenStack stand-in checked with python-openstackclient"
+bash integration/openstack/check.sh | tail -n 3
 
 echo "== format and lints"
 cargo fmt --check
