@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs every test. It installs what the tests need on a fresh machine:
 # the SSH test-host image (built once with mmdebstrap, then cached by Docker) and the moto
-# EC2 test server in a virtualenv (.venv-moto). Docker must be running.
+# EC2 test server in a virtualenv (.venv-moto), the OpenStack client that checks the OpenStack
+# stand-in (.venv-openstack). Docker must be running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,7 @@ command -v git >/dev/null || missing="$missing git"
 command -v dpkg-scanpackages >/dev/null || missing="$missing dpkg-dev"
 command -v gpg >/dev/null || missing="$missing gpg"
 command -v losetup >/dev/null || missing="$missing mount"
+command -v ssh-keygen >/dev/null || missing="$missing openssh-client"
 if [ -n "$missing" ]; then
     echo "== installing$missing"
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
@@ -29,7 +31,14 @@ fi
 # The OpenStack stand-in (for the coming OpenStack backend) is checked with the real
 # `openstack` CLI before anything relies on it.
 echo "== OpenStack stand-in checked with python-openstackclient"
-bash integration/openstack/check.sh | tail -n 3
+openstack_log="$(mktemp)"
+if ! bash integration/openstack/check.sh >"$openstack_log" 2>&1; then
+    cat "$openstack_log"
+    echo "error: the OpenStack stand-in does not behave as the real client expects" >&2
+    exit 1
+fi
+tail -n 1 "$openstack_log"
+rm -f "$openstack_log"
 
 echo "== format and lints"
 cargo fmt --check
