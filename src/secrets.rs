@@ -21,6 +21,42 @@ const ENV_PREFIX: &str = "PROVISION_SECRET_";
 pub enum SecretsError {
     #[error("secrets file {path}: {problem}")]
     File { path: PathBuf, problem: String },
+    #[error("environment variable {name}: {problem}")]
+    Environment { name: String, problem: String },
+}
+
+/// Why a value cannot be a secret, if it cannot: one too short would be left unmasked (see
+/// [`crate::redact::SHORTEST`]). Says how long it is, never what it is.
+fn too_short(value: &str) -> Option<String> {
+    let length = value.chars().count();
+    (length < crate::redact::SHORTEST).then(|| {
+        format!(
+            "{length} characters; a secret must have at least {} so it can be masked everywhere",
+            crate::redact::SHORTEST
+        )
+    })
+}
+
+/// The first string or number leaf too short to be a secret, with its key path
+/// (`twitter_credentials[0].key`) and the reason.
+fn first_too_short(value: &Json, at: &str) -> Option<(String, String)> {
+    match value {
+        Json::String(s) => too_short(s).map(|why| (at.to_string(), why)),
+        Json::Number(n) => too_short(&n.to_string()).map(|why| (at.to_string(), why)),
+        Json::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| first_too_short(item, &format!("{at}[{i}]"))),
+        Json::Object(map) => map.iter().find_map(|(key, item)| {
+            let path = if at.is_empty() {
+                key.clone()
+            } else {
+                format!("{at}.{key}")
+            };
+            first_too_short(item, &path)
+        }),
+        Json::Bool(_) | Json::Null => None,
+    }
 }
 
 fn file_error(path: &Path, problem: impl Into<String>) -> SecretsError {
@@ -81,15 +117,33 @@ pub fn load(path: &Path, create: bool) -> Result<Map<String, Json>, SecretsError
             write(path, &secrets)?;
         }
     }
-    for (key, value) in std::env::vars() {
-        if let Some(name) = key.strip_prefix(ENV_PREFIX) {
-            secrets.insert(name.to_lowercase(), Json::String(value));
-        }
+    if let Some((at, why)) = first_too_short(&Json::Object(secrets.clone()), "") {
+        return Err(file_error(path, format!("{at}: {why}")));
     }
+    apply_environment(&mut secrets, std::env::vars())?;
     let mut values = Vec::new();
     collect_strings(&Json::Object(secrets.clone()), &mut values);
     crate::redact::register(values);
     Ok(secrets)
+}
+
+/// `PROVISION_SECRET_<NAME>` values, which win over the file's.
+fn apply_environment(
+    secrets: &mut Map<String, Json>,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<(), SecretsError> {
+    for (key, value) in vars {
+        if let Some(name) = key.strip_prefix(ENV_PREFIX) {
+            if let Some(why) = too_short(&value) {
+                return Err(SecretsError::Environment {
+                    name: key.clone(),
+                    problem: why,
+                });
+            }
+            secrets.insert(name.to_lowercase(), Json::String(value));
+        }
+    }
+    Ok(())
 }
 
 fn write(path: &Path, secrets: &Map<String, Json>) -> Result<(), SecretsError> {
@@ -148,5 +202,58 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = load(&path, true).unwrap_err().to_string();
         assert!(e.contains("readable by others"), "{e}");
+    }
+
+    #[test]
+    fn short_secrets_are_refused_by_key_path_never_by_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        std::fs::write(
+            &path,
+            r#"{"couchdb_admin_password": "long-enough-1", "twitter_credentials": [{"key": "long-enough-2", "port": 123456}, {"key": "k9z"}]}"#,
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let e = load(&path, false).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "secrets file {}: twitter_credentials[1].key: 3 characters; a secret must have at least 6 so it can be masked everywhere",
+                path.display()
+            )
+        );
+        assert!(!e.contains("k9z"));
+        std::fs::write(&path, r#"{"pin": 1234}"#).unwrap();
+        let e = load(&path, false).unwrap_err().to_string();
+        assert!(e.contains(": pin: 4 characters;"), "{e}");
+        assert!(!e.contains("1234"), "{e}");
+        std::fs::write(
+            &path,
+            r#"{"enabled": true, "nothing": null, "pin": 123456}"#,
+        )
+        .unwrap();
+        assert!(load(&path, false).is_ok());
+
+        let mut secrets = Map::new();
+        let e = apply_environment(
+            &mut secrets,
+            [("PROVISION_SECRET_API_TOKEN".to_string(), "xy7".to_string())].into_iter(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "environment variable PROVISION_SECRET_API_TOKEN: 3 characters; a secret must have at least 6 so it can be masked everywhere"
+        );
+        apply_environment(
+            &mut secrets,
+            [(
+                "PROVISION_SECRET_API_TOKEN".to_string(),
+                "xy7-long".to_string(),
+            )]
+            .into_iter(),
+        )
+        .unwrap();
+        assert_eq!(secrets["api_token"], "xy7-long");
     }
 }

@@ -49,10 +49,27 @@ fn groups(requests: &[LookRequest]) -> Vec<(Option<&str>, Vec<&LookRequest>)> {
     out
 }
 
+/// Whether the batched `stat` and `sha256sum` print `path` so that it can be found again: they
+/// print names raw or escaped line by line, so a name with a line break or a backslash gets a look
+/// of its own.
+fn batchable(path: &str) -> bool {
+    !path.contains(['\n', '\r', '\\'])
+}
+
+/// The look a request runs on its own, in a section of its own.
+fn own_section(look: &Look) -> Option<String> {
+    match look {
+        Look::Shell(s) => Some(s.clone()),
+        Look::Path { path, .. } if !batchable(path) => Some(look.as_shell()),
+        Look::Path { .. } => None,
+    }
+}
+
 fn paths(list: &[&LookRequest], only_checksummed: bool) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for r in list {
         if let Look::Path { path, checksum } = &r.look
+            && batchable(path)
             && (*checksum || !only_checksummed)
             && !out.contains(path)
         {
@@ -93,7 +110,7 @@ impl LookBatch {
                 body.push_str(&self.section(&format!("sha-{g}"), &cmd));
             }
             for r in &list {
-                if let Look::Shell(s) = &r.look {
+                if let Some(s) = own_section(&r.look) {
                     body.push_str(&self.section(&r.index.to_string(), &format!("( {s} ) 2>&1")));
                 }
             }
@@ -169,7 +186,10 @@ impl LookBatch {
                 .unwrap_or_default();
             for r in list {
                 let observed = match &r.look {
-                    Look::Shell(_) => sections.get(&r.index.to_string()).cloned(),
+                    look if own_section(look).is_some() => {
+                        sections.get(&r.index.to_string()).cloned()
+                    }
+                    Look::Shell(_) => unreachable!("a shell look has a section of its own"),
                     Look::Path { path, checksum } => stats.as_ref().map(|stats| {
                         let output = match stats.get(path.as_str()) {
                             None => "absent\n".to_string(),
@@ -276,6 +296,35 @@ mod tests {
             got[&0].output,
             "stat|regular empty file|600|u|1|u|1\nsha256|h\n"
         );
+        assert_eq!(got[&1].output, "absent\n");
+    }
+
+    #[test]
+    fn paths_the_batch_cannot_name_get_a_look_of_their_own() {
+        let b = LookBatch::new();
+        let odd = "/tmp/a\nb\\c";
+        let requests = vec![
+            req(0, path(odd, true), None),
+            req(1, path("/x", true), None),
+        ];
+        let script = b.script(&requests);
+        assert!(script.contains("sha256sum -- /x "), "{script}");
+        assert!(!script.contains("sha256sum -- '/tmp/a"), "{script}");
+        let n = &b.nonce;
+        let stdout = format!(
+            "@@{n} stat-0\n\n@@{n} stat-0 rc=1\n@@{n} sha-0\n\n@@{n} sha-0 rc=1\n\
+             @@{n} 0\nstat|regular file|644|u|1|u|1\nsha256|abc  -\n\n@@{n} 0 rc=0\n"
+        );
+        let exec = ExecOutput {
+            status: 0,
+            stdout: stdout.into_bytes(),
+            stderr: Vec::new(),
+        };
+        let got = b.parse(&requests, &exec);
+        let state = crate::tasks::remote::parse_stat(&got[&0].output)
+            .unwrap()
+            .unwrap();
+        assert_eq!(state.sha256.as_deref(), Some("abc"));
         assert_eq!(got[&1].output, "absent\n");
     }
 

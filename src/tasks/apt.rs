@@ -7,7 +7,7 @@
 
 use super::module::{Change, DecideError, Look, Module, Observed, Plan, Step};
 use super::remote::{Attributes, atomic_write_step, quote, sha256_hex};
-use super::{FieldError, OneOrMany, PrepareCtx};
+use super::{FieldError, OneOrMany, PrepareCtx, checks};
 use crate::render::Pos;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -99,13 +99,33 @@ fn source(
             message: format!("filename `{name}` may only hold letters, digits, `_` and `-`"),
         });
     }
-    let key_url = ctx.render_opt(key_url)?;
+    let key_url = match key_url {
+        Some(k) => {
+            let u = ctx.render(k)?;
+            checks::one_line("key_url", &u, Pos::from(k))?;
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(FieldError {
+                    pos: Pos::from(k),
+                    message: format!("key_url `{u}` must start with http:// or https://"),
+                });
+            }
+            Some(u)
+        }
+        None => None,
+    };
     let given_key = options
         .as_deref()
         .unwrap_or("")
         .split_whitespace()
         .find_map(|o| o.strip_prefix("signed-by="))
         .map(String::from);
+    if let Some(path) = &given_key
+        && !path.starts_with('/')
+    {
+        return Err(bad(format!(
+            "signed-by `{path}` in repo must be an absolute path"
+        )));
+    }
     let key_path = match (&given_key, &key_url) {
         (Some(path), _) => Some(path.clone()),
         (None, Some(u)) => {
@@ -152,19 +172,19 @@ impl AptArgs {
         let mut packages = Vec::new();
         if let Some(list) = &self.packages {
             for p in &list.value.0 {
-                let name =
-                    crate::render::render_str(ctx.env, p, ctx.vars).map_err(|e| FieldError {
-                        pos: Pos::from(list),
-                        message: e.message,
-                    })?;
-                let valid = !name.is_empty()
+                let name = ctx.render_at(p, Pos::from(list))?;
+                // apt-get cannot be told where its options end: a name must not look like one.
+                let valid = name.starts_with(|c: char| c.is_ascii_alphanumeric())
                     && name
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "+-.:=_".contains(c));
                 if !valid {
                     return Err(FieldError {
                         pos: Pos::from(list),
-                        message: format!("`{name}` is not a package name"),
+                        message: format!(
+                            "packages: `{}` is not a package name (letters, digits and `+-.:=_`, starting with a letter or digit)",
+                            name.escape_debug()
+                        ),
                     });
                 }
                 packages.push(name);
@@ -294,7 +314,7 @@ impl Module for Apt {
         );
         if !self.packages.is_empty() {
             s.push_str(&format!(
-                "dpkg-query -W -f='pkg|${{Package}}|${{Status}}|${{Version}}\\n' {} 2>/dev/null; ",
+                "dpkg-query -W -f='pkg|${{Package}}|${{Status}}|${{Version}}\\n' -- {} 2>/dev/null; ",
                 self.names()
             ));
         }
@@ -302,7 +322,7 @@ impl Module for Apt {
             let d = quote(deb);
             s.push_str(&format!(
                 "if [ -f {d} ]; then p=$(dpkg-deb -f {d} Package); echo \"deb|$p|$(dpkg-deb -f {d} Version)\"; \
-                 dpkg-query -W -f='pkg|${{Package}}|${{Status}}|${{Version}}\\n' \"$p\" 2>/dev/null; else echo deb=missing; fi; "
+                 dpkg-query -W -f='pkg|${{Package}}|${{Status}}|${{Version}}\\n' -- \"$p\" 2>/dev/null; else echo deb=missing; fi; "
             ));
         }
         if let Some(src) = &self.source {
@@ -351,7 +371,8 @@ impl Module for Apt {
             {
                 let (k, u) = (quote(key), quote(url));
                 steps.push(Step::run(format!(
-                    "mkdir -p \"$(dirname {k})\" && curl -fsSL --max-time 60 -o {k}.tmp {u} && chmod 0644 {k}.tmp && mv {k}.tmp {k}"
+                    "mkdir -p -- \"$(dirname -- {k})\" && curl -fsSL --max-time 60 -o {t} {u} && chmod 0644 -- {t} && mv -f -- {t} {k}",
+                    t = quote(&format!("{key}.tmp"))
                 )));
                 summary.push(format!("fetched the key {key}"));
                 source_changed = true;

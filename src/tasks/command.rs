@@ -101,7 +101,7 @@ impl CommandArgs {
             }
         };
         let script = match ctx.render_opt(&self.chdir)? {
-            Some(dir) => format!("cd {} && {body}", quote(&dir)),
+            Some(dir) => format!("cd -- {} && {body}", quote(&dir)),
             None => body,
         };
         Ok(Box::new(CommandAction {

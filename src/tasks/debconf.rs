@@ -35,7 +35,7 @@ impl DebconfArgs {
     pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let word = |s: &Spanned<String>, what: &str| -> Result<String, FieldError> {
             let v = ctx.render(s)?;
-            let ok = !v.is_empty()
+            let ok = v.starts_with(|c: char| c.is_ascii_alphanumeric())
                 && v.chars()
                     .all(|c| c.is_ascii_alphanumeric() || "+-._/:".contains(c));
             if ok {
@@ -43,7 +43,10 @@ impl DebconfArgs {
             } else {
                 Err(FieldError {
                     pos: Pos::from(s),
-                    message: format!("{what} `{v}` may not hold spaces or quotes"),
+                    message: format!(
+                        "{what} `{}` must be letters, digits and `+-._/:`, starting with a letter or digit",
+                        v.escape_debug()
+                    ),
                 })
             }
         };
@@ -55,10 +58,11 @@ impl DebconfArgs {
             });
         }
         let value = ctx.render(&self.value)?;
-        if value.contains('\n') {
+        // debconf-set-selections reads lines, and joins a line ending in `\` with the next.
+        if value.chars().any(char::is_control) || value.ends_with('\\') {
             return Err(FieldError {
                 pos: Pos::from(&self.value),
-                message: "a debconf value is one line".into(),
+                message: "value: a debconf value is one line, without control characters, not ending in `\\`".into(),
             });
         }
         Ok(Box::new(Debconf {

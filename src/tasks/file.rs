@@ -210,7 +210,7 @@ mod tests {
     fn directory() {
         let a = action(FileState::Directory, Some(0o755));
         assert!(
-            matches!(decide(&a, "absent\n").unwrap(), Plan::Change(c) if c.steps[0].script == "mkdir -p -- /srv/app && chmod 0755 /srv/app")
+            matches!(decide(&a, "absent\n").unwrap(), Plan::Change(c) if c.steps[0].script == "mkdir -p -- /srv/app && chmod 0755 -- /srv/app")
         );
         assert!(matches!(decide(&a, DIR_755).unwrap(), Plan::Ok { .. }));
         let b = action(FileState::Directory, Some(0o700));

@@ -118,7 +118,8 @@ impl Module for Filesystem {
                 Ok(Plan::change(
                     format!("made {} on {}", self.fstype, self.dev),
                     vec![Step::run(format!(
-                        "command -v {mkfs} >/dev/null || {{ echo '{mkfs} is not installed' >&2; exit 127; }}; {command}"
+                        "command -v {m} >/dev/null || {{ printf '%s is not installed\\n' {m} >&2; exit 127; }}; {command}",
+                        m = quote(&mkfs)
                     ))],
                 ))
             }

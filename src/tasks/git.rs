@@ -4,7 +4,8 @@
 
 use super::module::{DecideError, Look, Module, Observed, Plan, Step};
 use super::remote::quote;
-use super::{FieldError, PrepareCtx};
+use super::{FieldError, PrepareCtx, checks};
+use crate::render::Pos;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -20,12 +21,30 @@ pub struct GitArgs {
 impl GitArgs {
     pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let dest = ctx.absolute_path(&self.dest, "dest")?;
+        let repo = ctx.render(&self.repo)?;
+        checks::not_an_option("repo", &repo, Pos::from(&self.repo))?;
+        checks::one_line("repo", &repo, Pos::from(&self.repo))?;
+        if repo.is_empty() {
+            return Err(FieldError {
+                pos: Pos::from(&self.repo),
+                message: "repo is empty".into(),
+            });
+        }
+        let version = match &self.version {
+            Some(v) => {
+                let version = ctx.render(v)?;
+                check_version(&version).map_err(|message| FieldError {
+                    pos: Pos::from(v),
+                    message,
+                })?;
+                version
+            }
+            None => "HEAD".into(),
+        };
         Ok(Box::new(Git {
-            repo: ctx.render(&self.repo)?,
+            repo,
             dest,
-            version: ctx
-                .render_opt(&self.version)?
-                .unwrap_or_else(|| "HEAD".into()),
+            version,
             depth: self.depth,
         }))
     }
@@ -37,6 +56,23 @@ pub struct Git {
     dest: String,
     version: String,
     depth: Option<u32>,
+}
+
+/// A branch, tag or commit as git reads one: no option, no character a ref name cannot hold.
+fn check_version(v: &str) -> Result<(), String> {
+    let bad = v.is_empty()
+        || v.starts_with('-')
+        || v.contains("..")
+        || v.contains("@{")
+        || v.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "~^:?*[\\".contains(c));
+    if bad {
+        return Err(format!(
+            "version `{}` is not a branch, tag or commit name",
+            v.escape_debug()
+        ));
+    }
+    Ok(())
 }
 
 fn is_commit(v: &str) -> bool {
@@ -91,8 +127,8 @@ impl Module for Git {
         Some(Look::Shell(format!(
             "if [ -d {d}/.git ]; then echo state=clone; echo \"origin=$(git -C {d} config --get remote.origin.url)\"; \
              echo \"head=$(git -C {d} rev-parse HEAD 2>/dev/null)\"; \
-             elif [ -e {d} ] && [ -n \"$(ls -A {d} 2>/dev/null)\" ]; then echo state=other; else echo state=absent; fi; \
-             echo ls-remote; GIT_TERMINAL_PROMPT=0 git ls-remote {r} {v} {peeled} 2>&1 || echo ls-remote-failed",
+             elif [ -e {d} ] && [ -n \"$(ls -A -- {d} 2>/dev/null)\" ]; then echo state=other; else echo state=absent; fi; \
+             echo ls-remote; GIT_TERMINAL_PROMPT=0 git ls-remote -- {r} {v} {peeled} 2>&1 || echo ls-remote-failed",
             r = quote(&self.repo),
             v = quote(&self.version),
             // A pattern does not list an annotated tag's commit (`v1^{}`) unless asked for.
@@ -125,6 +161,12 @@ impl Module for Git {
                 self.version, self.repo
             ))
         })?;
+        if wanted.is_empty() || !wanted.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(DecideError(format!(
+                "{} named `{wanted}` for version `{}`, which is not a commit id",
+                self.repo, self.version
+            )));
+        }
         let d = quote(&self.dest);
         match field("state").as_str() {
             "absent" => {
@@ -139,7 +181,10 @@ impl Module for Git {
                     quote(&self.repo)
                 );
                 if is_commit(&self.version) {
-                    script.push_str(&format!(" && git -C {d} checkout -q --detach {wanted}"));
+                    script.push_str(&format!(
+                        " && git -C {d} checkout -q --detach {} --",
+                        quote(&wanted)
+                    ));
                 }
                 Ok(Plan::change(
                     format!("cloned at {}", short(&wanted)),
@@ -163,10 +208,10 @@ impl Module for Git {
                     return Ok(Plan::ok(format!("at {}", short(&head))));
                 }
                 let fetch = if is_commit(&self.version) {
-                    format!("git -C {d} fetch -q{} origin", self.depth_arg())
+                    format!("git -C {d} fetch -q{} -- origin", self.depth_arg())
                 } else {
                     format!(
-                        "git -C {d} fetch -q{} origin {}",
+                        "git -C {d} fetch -q{} -- origin {}",
                         self.depth_arg(),
                         quote(&self.version)
                     )
@@ -174,7 +219,8 @@ impl Module for Git {
                 Ok(Plan::change(
                     format!("{} -> {}", short(&head), short(&wanted)),
                     vec![Step::run(format!(
-                        "GIT_TERMINAL_PROMPT=0 {fetch} && git -C {d} checkout -q --force --detach {wanted}"
+                        "GIT_TERMINAL_PROMPT=0 {fetch} && git -C {d} checkout -q --force --detach {} --",
+                        quote(&wanted)
                     ))],
                 ))
             }

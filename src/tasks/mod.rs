@@ -2,6 +2,7 @@
 //! then prepared per host (arguments templated, conditions evaluated) before any host is contacted.
 
 pub mod apt;
+pub mod checks;
 pub mod command;
 pub mod copy;
 pub mod debconf;
@@ -562,10 +563,16 @@ pub struct PrepareCtx<'a> {
 
 impl PrepareCtx<'_> {
     pub fn render(&self, s: &Spanned<String>) -> Result<String, FieldError> {
-        render::render_str(self.env, &s.value, self.vars).map_err(|e| FieldError {
-            pos: Pos::from(s),
+        self.render_at(&s.value, Pos::from(s))
+    }
+
+    /// Renders template text found at `pos` (an item of a list, a string inside a mapping).
+    pub fn render_at(&self, text: &str, pos: Pos) -> Result<String, FieldError> {
+        let value = render::render_str(self.env, text, self.vars).map_err(|e| FieldError {
+            pos,
             message: e.message,
-        })
+        })?;
+        checks::no_nul(value, pos)
     }
 
     pub fn render_opt(&self, s: &Option<Spanned<String>>) -> Result<Option<String>, FieldError> {
@@ -635,10 +642,18 @@ impl PrepareCtx<'_> {
             }
             None => None,
         };
+        let account = |field: &str, value: &Option<Spanned<String>>| {
+            let Some(v) = value else {
+                return Ok(None);
+            };
+            let name = self.render(v)?;
+            checks::account(field, &name, Pos::from(v))?;
+            Ok(Some(name))
+        };
         Ok(remote::Attributes {
             mode,
-            owner: self.render_opt(owner)?,
-            group: self.render_opt(group)?,
+            owner: account("owner", owner)?,
+            group: account("group", group)?,
         })
     }
 }
@@ -837,7 +852,11 @@ impl TaskDef {
         };
         let become_user = if self.become_.unwrap_or(default_become) {
             Some(match &self.become_user {
-                Some(u) => ctx.render(u).map_err(at)?,
+                Some(u) => {
+                    let user = ctx.render(u).map_err(at)?;
+                    checks::account("become_user", &user, Pos::from(u)).map_err(at)?;
+                    user
+                }
                 None => "root".to_string(),
             })
         } else {

@@ -5,7 +5,7 @@
 
 use super::module::{Change, DecideError, FileChange, Look, Module, Observed, Plan, Step};
 use super::remote::{Attributes, atomic_write_step, quote};
-use super::{FieldError, PrepareCtx};
+use super::{FieldError, PrepareCtx, checks};
 use crate::render::Pos;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -46,6 +46,15 @@ impl MountArgs {
             ],
             Wanted::Mounted,
         )?;
+        if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(FieldError {
+                pos: Pos::from(&self.path),
+                message: format!(
+                    "path `{}` may not hold spaces or control characters (fstab fields are separated by spaces)",
+                    path.escape_debug()
+                ),
+            });
+        }
         let src = ctx.render_opt(&self.src)?;
         let fstype = ctx.render_opt(&self.fstype)?;
         let entry = match (state, src, fstype) {
@@ -54,12 +63,20 @@ impl MountArgs {
                     .render_opt(&self.opts)?
                     .unwrap_or_else(|| "defaults".into());
                 for (what, value) in [("src", &src), ("fstype", &fstype), ("opts", &opts)] {
-                    if value.is_empty() || value.contains(char::is_whitespace) {
+                    if value.is_empty()
+                        || value.contains(|c: char| c.is_whitespace() || c.is_control())
+                    {
                         return Err(FieldError {
                             pos: Pos::MODULE,
-                            message: format!("{what} `{value}` may not be empty or hold spaces"),
+                            message: format!(
+                                "{what} `{}` may not be empty or hold spaces or control characters",
+                                value.escape_debug()
+                            ),
                         });
                     }
+                }
+                for (what, value) in [("fstype", &fstype), ("opts", &opts)] {
+                    checks::not_an_option(what, value, Pos::MODULE)?;
                 }
                 Some(Entry {
                     src,
@@ -207,7 +224,7 @@ impl Module for Mount {
         if let Some(e) = self.entry.as_ref().filter(|e| e.is_device()) {
             let d = quote(&e.src);
             s.push_str(&format!(
-                "if [ -b {d} ]; then echo \"src_device=$(stat -L -c '%Hr:%Lr' {d})\"; echo \"uuid=$(blkid -p -s UUID -o value {d} 2>/dev/null)\"; fi; "
+                "if [ -b {d} ]; then echo \"src_device=$(stat -L -c '%Hr:%Lr' -- {d})\"; echo \"uuid=$(blkid -p -s UUID -o value -- {d} 2>/dev/null)\"; fi; "
             ));
         }
         s.push_str(&format!(
@@ -236,8 +253,8 @@ impl Module for Mount {
                         // Only in check mode can the filesystem be missing at this point: a
                         // real run looks again after the filesystem task made it.
                         steps.push(Step::run(format!(
-                            "echo '{} holds no filesystem: make one first (module filesystem)' >&2; exit 1",
-                            e.src
+                            "printf '%s holds no filesystem: make one first (module filesystem)\\n' {} >&2; exit 1",
+                            quote(&e.src)
                         )));
                         e.src.clone()
                     }
@@ -275,7 +292,7 @@ impl Module for Mount {
                         }
                         None => {
                             steps.push(Step::run(format!(
-                                "mkdir -p {p} && mount -t {} -o {} {} {p}",
+                                "mkdir -p -- {p} && mount -t {} -o {} -- {} {p}",
                                 quote(&e.fstype),
                                 quote(&e.opts),
                                 quote(&e.src)
@@ -287,7 +304,7 @@ impl Module for Mount {
             }
             None => {
                 if seen.mounted.is_some() {
-                    steps.push(Step::run(format!("umount {p}")));
+                    steps.push(Step::run(format!("umount -- {p}")));
                     summary.push(format!("unmounted {}", self.path));
                 }
                 if self.state == Wanted::Absent
@@ -367,7 +384,7 @@ mod tests {
         assert!(
             c.steps[1]
                 .script
-                .contains("mount -t ext4 -o defaults,nofail /dev/vdb /data")
+                .contains("mount -t ext4 -o defaults,nofail -- /dev/vdb /data")
         );
         let settled = "fstab<<\nUUID=1234-abcd   /data ext4 defaults,nofail 0 2\n>>fstab\nsrc_device=7:3\nuuid=1234-abcd\nmounted=7:3 /dev/loop3\n";
         assert!(matches!(

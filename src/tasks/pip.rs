@@ -34,11 +34,7 @@ impl PipArgs {
         let mut packages = Vec::new();
         if let Some(list) = &self.packages {
             for p in &list.value.0 {
-                let p =
-                    crate::render::render_str(ctx.env, p, ctx.vars).map_err(|e| FieldError {
-                        pos: Pos::from(list),
-                        message: e.message,
-                    })?;
+                let p = ctx.render_at(p, Pos::from(list))?;
                 if p.trim().is_empty() || p.starts_with('-') {
                     return Err(FieldError {
                         pos: Pos::from(list),
@@ -185,7 +181,7 @@ impl Module for Pip {
         if let Some(r) = &self.requirements {
             let r = quote(r);
             s.push_str(&format!(
-                "if [ -f {r} ]; then sed 's/^/req|/' {r}; echo; else echo req=missing; fi; "
+                "if [ -f {r} ]; then sed 's/^/req|/' -- {r}; echo; else echo req=missing; fi; "
             ));
         }
         s.push_str("true");
@@ -229,9 +225,8 @@ impl Module for Pip {
         install.extend(self.packages.iter().map(|p| quote(p)));
         let check_file = match &self.requirements {
             Some(r) => format!(
-                "[ -f {q} ] || {{ echo 'requirements file {r} does not exist on the host' >&2; exit 1; }}; ",
+                "[ -f {q} ] || {{ printf 'requirements file %s does not exist on the host\\n' {q} >&2; exit 1; }}; ",
                 q = quote(r),
-                r = r.replace('\'', "")
             ),
             None => String::new(),
         };
@@ -314,7 +309,7 @@ mod tests {
         let Plan::Change(c) = pip(&[]).decide(seen("req=missing\n").as_ref()).unwrap() else {
             panic!()
         };
-        assert!(c.steps[0].script.starts_with("[ -f /opt/app/requirements.txt ] || { echo 'requirements file /opt/app/requirements.txt does not exist on the host' >&2; exit 1; }"));
+        assert!(c.steps[0].script.starts_with("[ -f /opt/app/requirements.txt ] || { printf 'requirements file %s does not exist on the host\\n' /opt/app/requirements.txt >&2; exit 1; }"));
         let Plan::Change(c) = pip(&["six"]).decide(seen("req|\n").as_ref()).unwrap() else {
             panic!()
         };

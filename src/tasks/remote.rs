@@ -3,11 +3,13 @@
 
 use super::module::{DecideError, Step};
 
-/// Quotes a string for POSIX sh.
+/// Quotes a string for POSIX sh: the one way a value reaches a remote script. A bare word is
+/// left bare only when no character in it means anything to the shell (`=` does: `a=b` in command
+/// position is an assignment).
 pub fn quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c))
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@%".contains(c))
     {
         return s.to_string();
     }
@@ -157,20 +159,31 @@ impl Attributes {
         let p = quote(path);
         let mut parts = Vec::new();
         if let Some(mode) = self.mode {
-            parts.push(format!("chmod {mode:04o} {p}"));
+            parts.push(format!("chmod {mode:04o} -- {p}"));
         }
-        match (&self.owner, &self.group) {
-            (Some(o), Some(g)) => parts.push(format!("chown {}:{} {p}", quote(o), quote(g))),
-            (Some(o), None) => parts.push(format!("chown {} {p}", quote(o))),
-            (None, Some(g)) => parts.push(format!("chgrp {} {p}", quote(g))),
-            (None, None) => {}
+        if let Some(owner) = self.owner_script(&p) {
+            parts.push(owner);
         }
         (!parts.is_empty()).then(|| parts.join(" && "))
     }
+
+    /// chown/chgrp setting the wanted owner and group on `target` (already a shell word).
+    fn owner_script(&self, target: &str) -> Option<String> {
+        match (&self.owner, &self.group) {
+            (Some(o), Some(g)) => Some(format!("chown -- {} {target}", quote(&format!("{o}:{g}")))),
+            (Some(o), None) => Some(format!("chown -- {} {target}", quote(o))),
+            (None, Some(g)) => Some(format!("chgrp -- {} {target}", quote(g))),
+            (None, None) => None,
+        }
+    }
 }
 
-/// Writes stdin to `path` atomically (temporary file in the same directory, then rename), with the
-/// wanted attributes, or those of the file it replaces, or mode 0644 for a new file.
+/// Writes `content` to `path` whole or not at all: the content goes on stdin to a temporary file in
+/// the same directory, which is renamed over `path` only when its length and SHA-256 are the ones
+/// sent. A transfer cut short (the controller killed, the connection lost) looks to `cat` like a
+/// normal end of input; the check turns it into a failure that leaves `path` as it was and removes
+/// the temporary file. The file gets the wanted attributes, or those of the file it replaces, or
+/// mode 0644 when new.
 pub fn atomic_write_step(path: &str, content: Vec<u8>, attributes: &Attributes) -> Step {
     let p = quote(path);
     let dir = match std::path::Path::new(path).parent() {
@@ -178,25 +191,28 @@ pub fn atomic_write_step(path: &str, content: Vec<u8>, attributes: &Attributes) 
         _ => ".".to_string(),
     };
     let d = quote(&dir);
+    let template = quote(&format!("{dir}/.provision.XXXXXXXX"));
     let mode = match attributes.mode {
-        Some(m) => format!("chmod {m:04o} \"$t\""),
-        None => {
-            format!("if [ -e {p} ]; then chmod --reference={p} \"$t\"; else chmod 0644 \"$t\"; fi")
-        }
+        Some(m) => format!("chmod {m:04o} -- \"$t\""),
+        None => format!(
+            "if [ -e {p} ]; then chmod --reference={p} -- \"$t\"; else chmod 0644 -- \"$t\"; fi"
+        ),
     };
-    let owner = match (&attributes.owner, &attributes.group) {
-        (None, None) => {
-            format!("if [ -e {p} ]; then chown --reference={p} \"$t\" 2>/dev/null || true; fi")
-        }
-        (Some(o), Some(g)) => format!("chown {}:{} \"$t\"", quote(o), quote(g)),
-        (Some(o), None) => format!("chown {} \"$t\"", quote(o)),
-        (None, Some(g)) => format!("chgrp {} \"$t\"", quote(g)),
-    };
+    let owner = attributes.owner_script("\"$t\"").unwrap_or_else(|| {
+        format!("if [ -e {p} ]; then chown --reference={p} -- \"$t\" 2>/dev/null || true; fi")
+    });
+    let length = quote(&content.len().to_string());
+    let sum = quote(&sha256_hex(&content));
     Step {
         script: format!(
-            "set -e; [ -d {d} ] || {{ echo \"directory {dir} does not exist\" >&2; exit 1; }}; \
-             t=$(mktemp {d}/.provision.XXXXXXXX); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; \
-             {mode}; {owner}; mv -f \"$t\" {p}; trap - EXIT"
+            "set -e; [ -d {d} ] || {{ printf 'directory %s does not exist\\n' {d} >&2; exit 1; }}; \
+             t=$(mktemp -- {template}); trap 'rm -f -- \"$t\"' EXIT; trap 'exit 1' HUP INT TERM PIPE; \
+             cat > \"$t\"; n=$(wc -c < \"$t\"); s=$(sha256sum < \"$t\"); s=${{s%% *}}; \
+             if [ \"$n\" -eq {length} ] 2>/dev/null && [ \"$s\" = {sum} ]; then \
+             {mode}; {owner}; mv -f -- \"$t\" {p}; trap - EXIT; \
+             else rm -f -- \"$t\"; trap - EXIT; \
+             printf '%s arrived incomplete (%s of %s bytes, sha256 %s instead of %s): left as it was\\n' \
+             {p} \"$n\" {length} \"$s\" {sum} >&2; exit 1; fi"
         ),
         stdin: Some(content),
     }
@@ -217,6 +233,97 @@ mod tests {
         assert_eq!(quote("a b"), "'a b'");
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote(""), "''");
+        assert_eq!(quote("a=b"), "'a=b'");
+    }
+
+    /// Runs a step's script with the local `sh`, feeding `stdin`; returns (exit status, stderr).
+    fn run_locally(step: &Step, stdin: &[u8], cwd: &std::path::Path) -> (i32, String) {
+        use std::io::Write;
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&step.script)
+            .current_dir(cwd)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sh runs");
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn leftovers(dir: &std::path::Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".provision."))
+            .collect()
+    }
+
+    #[test]
+    fn atomic_write_renames_only_whole_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("app.conf");
+        std::fs::write(&dest, "old\n").unwrap();
+        let content = b"new content\n".repeat(1000);
+        let step = atomic_write_step(
+            dest.to_str().unwrap(),
+            content.clone(),
+            &Attributes::default(),
+        );
+        // What a killed controller or a dropped connection looks like: input that ends early.
+        let (status, stderr) = run_locally(&step, &content[..5000], dir.path());
+        assert_eq!(status, 1, "{stderr}");
+        assert!(
+            stderr.contains("arrived incomplete (5000 of 12000 bytes"),
+            "{stderr}"
+        );
+        assert_eq!(std::fs::read(&dest).unwrap(), b"old\n");
+        assert!(leftovers(dir.path()).is_empty());
+        // Same length, other bytes.
+        let mut altered = content.clone();
+        altered[0] = b'N';
+        assert_eq!(run_locally(&step, &altered, dir.path()).0, 1);
+        assert_eq!(std::fs::read(&dest).unwrap(), b"old\n");
+        assert!(leftovers(dir.path()).is_empty());
+        let (status, stderr) = run_locally(&step, &content, dir.path());
+        assert_eq!(status, 0, "{stderr}");
+        assert_eq!(std::fs::read(&dest).unwrap(), content);
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn atomic_write_keeps_hostile_names_literal() {
+        let dir = tempfile::tempdir().unwrap();
+        let canary = dir.path().join("CANARY");
+        // The canary is relative: a command would run in `dir`.
+        for name in ["d$(touch CANARY)\"`touch CANARY`", "-x;touch CANARY&&'\\n"] {
+            let missing = dir.path().join(name).join("f");
+            let step = atomic_write_step(
+                missing.to_str().unwrap(),
+                b"x".to_vec(),
+                &Attributes::default(),
+            );
+            let (status, stderr) = run_locally(&step, b"x", dir.path());
+            assert_eq!(status, 1);
+            assert!(stderr.contains("does not exist"), "{stderr}");
+            assert!(stderr.contains(name), "{stderr}");
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+            let step = atomic_write_step(
+                missing.to_str().unwrap(),
+                b"x".to_vec(),
+                &Attributes {
+                    mode: Some(0o600),
+                    ..Attributes::default()
+                },
+            );
+            assert_eq!(run_locally(&step, b"x", dir.path()), (0, String::new()));
+            assert_eq!(std::fs::read(&missing).unwrap(), b"x");
+        }
+        assert!(!canary.exists());
     }
 
     #[test]

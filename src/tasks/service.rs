@@ -29,10 +29,16 @@ enum Wanted {
 impl ServiceArgs {
     pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let name = ctx.render(&self.name)?;
-        if name.is_empty() || name.contains(char::is_whitespace) {
+        let unit_chars = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c));
+        if name.is_empty() || !unit_chars || name.starts_with('-') {
             return Err(FieldError {
                 pos: Pos::from(&self.name),
-                message: format!("`{name}` is not a unit name"),
+                message: format!(
+                    "name `{}` is not a unit name (letters, digits and `:-_.\\@`, not starting with `-`)",
+                    name.escape_debug()
+                ),
             });
         }
         let state = ctx.choice(
@@ -74,9 +80,8 @@ impl Service {
     fn action(&self, verb: &str) -> String {
         let n = quote(&self.name);
         format!(
-            "systemctl {verb} {n} || {{ rc=$?; echo \"journalctl -u {name} (last lines):\" >&2; \
-             journalctl -u {n} -n 8 --no-pager >&2; exit $rc; }}",
-            name = self.name
+            "systemctl {verb} -- {n} || {{ rc=$?; printf 'journalctl -u %s (last lines):\\n' {n} >&2; \
+             journalctl -n 8 --no-pager -u {n} >&2; exit $rc; }}"
         )
     }
 }
@@ -131,11 +136,11 @@ impl Module for Service {
                     "enabled" | "enabled-runtime" | "static" | "alias" | "indirect" | "generated"
                 ) =>
             {
-                steps.push(format!("systemctl enable {}", quote(&self.name)));
+                steps.push(format!("systemctl enable -- {}", quote(&self.name)));
                 done.push("enabled".into());
             }
             Some(false) if matches!(unit_file, "enabled" | "enabled-runtime") => {
-                steps.push(format!("systemctl disable {}", quote(&self.name)));
+                steps.push(format!("systemctl disable -- {}", quote(&self.name)));
                 done.push("disabled".into());
             }
             _ => {}
@@ -147,7 +152,7 @@ impl Module for Service {
                 done.push("started".into());
             }
             Some(Wanted::Stopped) if running => {
-                steps.push(format!("systemctl stop {}", quote(&self.name)));
+                steps.push(format!("systemctl stop -- {}", quote(&self.name)));
                 done.push("stopped".into());
             }
             Some(Wanted::Restarted) => {
@@ -211,7 +216,7 @@ mod tests {
             Plan::Change(c) => {
                 assert_eq!(c.summary, "daemon reloaded, enabled, started");
                 assert!(c.steps[0].script.starts_with(
-                    "systemctl daemon-reload && systemctl enable nginx && systemctl start nginx ||"
+                    "systemctl daemon-reload && systemctl enable -- nginx && systemctl start -- nginx ||"
                 ));
             }
             other => panic!("{other:?}"),

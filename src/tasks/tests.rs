@@ -125,3 +125,104 @@ fn apt_source_gets_signed_by_its_key_and_refreshes_lists() {
         "{e}"
     );
 }
+
+fn refusal(text: &str) -> String {
+    prepare_first(text, serde_json::json!({}))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn values_a_command_would_take_for_options_are_refused_by_field() {
+    let e = refusal("- git: {repo: '--upload-pack=touch /tmp/CANARY', dest: /opt/app}\n");
+    assert!(
+        e.contains("repo `--upload-pack=touch /tmp/CANARY` may not start with `-`"),
+        "{e}"
+    );
+    let e = refusal("- git: {repo: 'https://x/a.git', dest: /opt/app, version: '--output=/x'}\n");
+    assert!(e.contains("version `--output=/x` is not a branch"), "{e}");
+    let e = refusal("- apt: {packages: [nginx, '-oAPT::Update::Pre-Invoke::=touch x']}\n");
+    assert!(e.contains("packages: `-oAPT"), "{e}");
+    let e = refusal("- service: {name: '--root=/tmp', state: started}\n");
+    assert!(e.contains("name `--root=/tmp` is not a unit name"), "{e}");
+    let e = refusal("- service: {name: 'nginx;touch x', state: started}\n");
+    assert!(e.contains("is not a unit name"), "{e}");
+    let e = refusal("- file: {path: /srv, state: directory, owner: '-R'}\n");
+    assert!(e.contains("owner `-R` is not a user or group name"), "{e}");
+    let e = refusal("- file: {path: /srv, state: directory, group: 'a:b'}\n");
+    assert!(e.contains("group `a:b` is not a user or group name"), "{e}");
+    let e = refusal("- command: id\n  become: true\n  become_user: '-s'\n");
+    assert!(e.contains("become_user `-s`"), "{e}");
+    let e = refusal("- user: {name: app, home: '/opt/a:b'}\n");
+    assert!(e.contains("home `/opt/a:b` may not hold `:`"), "{e}");
+    let e = refusal("- debconf: {name: '-x', question: q, vtype: string, value: v}\n");
+    assert!(e.contains("name `-x` must be letters"), "{e}");
+    let e = refusal("- mount: {path: '/data x', src: /dev/vdb, fstype: ext4}\n");
+    assert!(e.contains("path `/data x` may not hold spaces"), "{e}");
+    let e = refusal("- uri: {url: \"http://x/\\r\\nHost: y\"}\n");
+    assert!(
+        e.contains("url `http://x/\\r\\nHost: y` may not hold line breaks"),
+        "{e}"
+    );
+    let e = refusal("- copy: {dest: \"/tmp/a\\0b\", content: x}\n");
+    assert!(e.contains("NUL byte"), "{e}");
+}
+
+#[test]
+fn option_taking_commands_get_an_end_of_options() {
+    let t = prepare_first(
+        "- git: {repo: 'https://x/a.git', dest: /opt/app, version: v1}\n",
+        serde_json::json!({}),
+    )
+    .unwrap();
+    let Some(module::Look::Shell(look)) = t.module.look() else {
+        panic!()
+    };
+    assert!(
+        look.contains("git ls-remote -- https://x/a.git v1 "),
+        "{look}"
+    );
+    let t = prepare_first(
+        "- file: {path: /srv/x, state: directory, mode: '0750', owner: app, group: app}\n",
+        serde_json::json!({}),
+    )
+    .unwrap();
+    let module::Plan::Change(c) = t
+        .module
+        .decide(Some(&module::Observed {
+            status: 0,
+            output: "absent\n".into(),
+        }))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        c.steps[0].script,
+        "mkdir -p -- /srv/x && chmod 0750 -- /srv/x && chown -- app:app /srv/x"
+    );
+}
+
+#[test]
+fn hostile_host_names_in_paths_stay_one_quoted_word() {
+    let t = prepare_first(
+        "- copy: {dest: '/srv/{{ inventory_hostname }}/app.conf', content: x}\n",
+        serde_json::json!({"inventory_hostname": "web1$(touch${IFS}x)\"`id`"}),
+    )
+    .unwrap();
+    let module::Plan::Change(c) = t
+        .module
+        .decide(Some(&module::Observed {
+            status: 0,
+            output: "absent\n".into(),
+        }))
+        .unwrap()
+    else {
+        panic!()
+    };
+    let script = &c.steps[0].script;
+    assert!(
+        script.contains("[ -d '/srv/web1$(touch${IFS}x)\"`id`' ] || { printf 'directory %s does not exist\\n' '/srv/web1$(touch${IFS}x)\"`id`' >&2"),
+        "{script}"
+    );
+}

@@ -4,8 +4,8 @@
 //! the tasks after them. Other methods report `changed` (tune with `changed_when`).
 
 use super::module::{Change, DecideError, ExecOutput, Module, Observed, Plan, Step};
-use super::{FieldError, PrepareCtx};
-use crate::render::{self, Pos};
+use super::{FieldError, PrepareCtx, checks};
+use crate::render::Pos;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -65,14 +65,7 @@ impl<'de> Deserialize<'de> for StatusCodes {
 /// Renders every string inside a JSON body.
 fn render_json(ctx: &PrepareCtx, value: &Json, pos: Pos) -> Result<Json, FieldError> {
     Ok(match value {
-        Json::String(s) => {
-            Json::String(
-                render::render_str(ctx.env, s, ctx.vars).map_err(|e| FieldError {
-                    pos,
-                    message: e.message,
-                })?,
-            )
-        }
+        Json::String(s) => Json::String(ctx.render_at(s, pos)?),
         Json::Array(items) => Json::Array(
             items
                 .iter()
@@ -91,6 +84,7 @@ fn render_json(ctx: &PrepareCtx, value: &Json, pos: Pos) -> Result<Json, FieldEr
 impl UriArgs {
     pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let url = ctx.render(&self.url)?;
+        checks::one_line("url", &url, Pos::from(&self.url))?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(FieldError {
                 pos: Pos::from(&self.url),
@@ -132,7 +126,19 @@ impl UriArgs {
             }
         };
         let credentials = match (ctx.render_opt(&self.user)?, ctx.render_opt(&self.password)?) {
-            (Some(u), Some(p)) => Some((u, p)),
+            (Some(u), Some(p)) => {
+                let pos = self.user.as_ref().map(Pos::from).unwrap_or(Pos::MODULE);
+                checks::one_line("user", &u, pos)?;
+                if u.contains(':') {
+                    return Err(FieldError {
+                        pos,
+                        message: format!(
+                            "user `{u}` may not hold `:` (it ends the user name in basic auth)"
+                        ),
+                    });
+                }
+                Some((u, p))
+            }
             (None, None) => None,
             _ => {
                 return Err(FieldError {
@@ -143,7 +149,22 @@ impl UriArgs {
         };
         let mut headers = Vec::new();
         for (name, value) in &self.headers {
-            headers.push((name.clone(), ctx.render(value)?));
+            let token = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c));
+            if !token {
+                return Err(FieldError {
+                    pos: Pos::from(value),
+                    message: format!(
+                        "headers: `{}` is not a header name (letters, digits and !#$%&'*+-.^_`|~)",
+                        name.escape_debug()
+                    ),
+                });
+            }
+            let text = ctx.render(value)?;
+            checks::one_line(&format!("header {name}"), &text, Pos::from(value))?;
+            headers.push((name.clone(), text));
         }
         Ok(Box::new(Uri {
             url,

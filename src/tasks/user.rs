@@ -3,7 +3,7 @@
 
 use super::module::{DecideError, Look, Module, Observed, Plan, Step};
 use super::remote::quote;
-use super::{FieldError, PrepareCtx};
+use super::{FieldError, PrepareCtx, checks};
 use crate::render::Pos;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -20,20 +20,34 @@ fn present_or_absent(
     )
 }
 
-fn account_name(ctx: &PrepareCtx, name: &Spanned<String>) -> Result<String, FieldError> {
+fn account_name(
+    ctx: &PrepareCtx,
+    field: &str,
+    name: &Spanned<String>,
+) -> Result<String, FieldError> {
     let n = ctx.render(name)?;
-    let ok = !n.is_empty()
-        && n.len() <= 32
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-        && !n.starts_with('-');
-    if !ok {
+    checks::account(field, &n, Pos::from(name))?;
+    Ok(n)
+}
+
+/// `home` and `shell` are fields of /etc/passwd: absolute, one line, no `:`.
+fn passwd_path(
+    ctx: &PrepareCtx,
+    field: &str,
+    value: &Option<Spanned<String>>,
+) -> Result<Option<String>, FieldError> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    let path = ctx.absolute_path(v, field)?;
+    checks::one_line(field, &path, Pos::from(v))?;
+    if path.contains(':') {
         return Err(FieldError {
-            pos: Pos::from(name),
-            message: format!("`{n}` is not a valid user or group name"),
+            pos: Pos::from(v),
+            message: format!("{field} `{path}` may not hold `:` (it separates /etc/passwd fields)"),
         });
     }
-    Ok(n)
+    Ok(Some(path))
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,14 +66,14 @@ pub struct UserArgs {
 impl UserArgs {
     pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         Ok(Box::new(User {
-            name: account_name(ctx, &self.name)?,
+            name: account_name(ctx, "name", &self.name)?,
             present: present_or_absent(ctx, &self.state)?,
             system: self.system,
-            home: ctx.render_opt(&self.home)?,
-            shell: ctx.render_opt(&self.shell)?,
+            home: passwd_path(ctx, "home", &self.home)?,
+            shell: passwd_path(ctx, "shell", &self.shell)?,
             create_home: self.create_home.unwrap_or(!self.system),
             group: match &self.group {
-                Some(g) => Some(account_name(ctx, g)?),
+                Some(g) => Some(account_name(ctx, "group", g)?),
                 None => None,
             },
         }))
@@ -88,7 +102,7 @@ impl Module for User {
 
     fn look(&self) -> Option<Look> {
         Some(Look::Shell(format!(
-            "getent passwd {} || true; echo; id -gn {} 2>/dev/null || true",
+            "getent passwd -- {} || true; echo; id -gn -- {} 2>/dev/null || true",
             quote(&self.name),
             quote(&self.name)
         )))
@@ -124,13 +138,13 @@ impl Module for User {
             }
             return Ok(Plan::change(
                 "create user",
-                vec![Step::run(format!("{cmd} {n}"))],
+                vec![Step::run(format!("{cmd} -- {n}"))],
             ));
         }
         if !self.present {
             return Ok(Plan::change(
                 "remove user",
-                vec![Step::run(format!("userdel {n}"))],
+                vec![Step::run(format!("userdel -- {n}"))],
             ));
         }
         let fields: Vec<&str> = entry.split(':').collect();
@@ -156,7 +170,7 @@ impl Module for User {
         }
         Ok(Plan::change(
             changes.join(", "),
-            vec![Step::run(format!("usermod{args} {n}"))],
+            vec![Step::run(format!("usermod{args} -- {n}"))],
         ))
     }
 }
@@ -173,7 +187,7 @@ pub struct GroupArgs {
 impl GroupArgs {
     pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         Ok(Box::new(Group {
-            name: account_name(ctx, &self.name)?,
+            name: account_name(ctx, "name", &self.name)?,
             present: present_or_absent(ctx, &self.state)?,
             system: self.system,
         }))
@@ -198,7 +212,7 @@ impl Module for Group {
 
     fn look(&self) -> Option<Look> {
         Some(Look::Shell(format!(
-            "getent group {} || true",
+            "getent group -- {} || true",
             quote(&self.name)
         )))
     }
@@ -213,10 +227,12 @@ impl Module for Group {
                 let system = if self.system { " --system" } else { "" };
                 Plan::change(
                     "create group",
-                    vec![Step::run(format!("groupadd{system} {n}"))],
+                    vec![Step::run(format!("groupadd{system} -- {n}"))],
                 )
             }
-            (true, false) => Plan::change("remove group", vec![Step::run(format!("groupdel {n}"))]),
+            (true, false) => {
+                Plan::change("remove group", vec![Step::run(format!("groupdel -- {n}"))])
+            }
         })
     }
 }
@@ -250,7 +266,7 @@ mod tests {
         match u.decide(Some(&seen("\n\n"))).unwrap() {
             Plan::Change(c) => assert_eq!(
                 c.steps[0].script,
-                "useradd --system --no-create-home --home-dir /opt/couchdb --shell /usr/sbin/nologin couchdb"
+                "useradd --system --no-create-home --home-dir /opt/couchdb --shell /usr/sbin/nologin -- couchdb"
             ),
             other => panic!("{other:?}"),
         }
@@ -261,7 +277,7 @@ mod tests {
         ));
         let other_shell = "couchdb:x:999:999::/opt/couchdb:/bin/sh\n\ncouchdb\n";
         assert!(
-            matches!(u.decide(Some(&seen(other_shell))).unwrap(), Plan::Change(c) if c.steps[0].script == "usermod --shell /usr/sbin/nologin couchdb")
+            matches!(u.decide(Some(&seen(other_shell))).unwrap(), Plan::Change(c) if c.steps[0].script == "usermod --shell /usr/sbin/nologin -- couchdb")
         );
     }
 
@@ -273,7 +289,7 @@ mod tests {
             system: true,
         };
         assert!(
-            matches!(g.decide(Some(&seen(""))).unwrap(), Plan::Change(c) if c.steps[0].script == "groupadd --system app")
+            matches!(g.decide(Some(&seen(""))).unwrap(), Plan::Change(c) if c.steps[0].script == "groupadd --system -- app")
         );
         assert!(matches!(
             g.decide(Some(&seen("app:x:998:\n"))).unwrap(),

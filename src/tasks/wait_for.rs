@@ -4,7 +4,7 @@
 
 use super::module::{Change, DecideError, Module, Observed, Plan, Step};
 use super::remote::quote;
-use super::{FieldError, PrepareCtx};
+use super::{FieldError, PrepareCtx, checks};
 use crate::render::Pos;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -43,6 +43,7 @@ impl WaitForArgs {
             }
             (None, Some(url)) => {
                 let u = ctx.render(url)?;
+                checks::one_line("url", &u, Pos::from(url))?;
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
                     return Err(FieldError {
                         pos: Pos::from(url),
@@ -88,8 +89,8 @@ impl WaitFor {
         let t = self.timeout;
         match &self.target {
             Target::Port { host, port } => format!(
-                "s=0; until timeout 1 bash -c ':</dev/tcp/'{h}'/{port}' 2>/dev/null; do s=$((s+1)); \
-                 if [ $s -ge {t} ]; then echo \"port {host}:{port} did not open within {t}s\" >&2; exit 1; fi; \
+                "s=0; until timeout 1 bash -c ':</dev/tcp/$1/$2' - {h} {port} 2>/dev/null; do s=$((s+1)); \
+                 if [ $s -ge {t} ]; then printf 'port %s:%s did not open within %ss\\n' {h} {port} {t} >&2; exit 1; fi; \
                  sleep 1; done; echo \"open after ${{s}}s\"",
                 h = quote(host),
             ),
@@ -102,9 +103,10 @@ impl WaitFor {
                 format!(
                     "s=0; while :; do c=$(curl -s -o /dev/null -m 5 -w '%{{http_code}}' {u}); \
                      for w in {wanted}; do [ \"$c\" = \"$w\" ] && {{ echo \"status $c after ${{s}}s\"; exit 0; }}; done; \
-                     s=$((s+1)); if [ $s -ge {t} ]; then echo \"{url} did not answer {wanted} within {t}s (last status: $c)\" >&2; exit 1; fi; \
+                     s=$((s+1)); if [ $s -ge {t} ]; then printf '%s did not answer %s within %ss (last status: %s)\\n' {u} {w} {t} \"$c\" >&2; exit 1; fi; \
                      sleep 1; done",
                     u = quote(url),
+                    w = quote(&wanted),
                 )
             }
         }

@@ -489,3 +489,17 @@ impl Drop for DockerProject {
             .output();
     }
 }
+
+impl Host {
+    /// Runs a program in the container as root with these arguments (no shell in between) and
+    /// returns its stdout.
+    pub async fn exec_argv(&self, argv: &[&str]) -> String {
+        let mut result = self
+            .container
+            .exec(ExecCommand::new(argv.iter().map(|a| a.to_string())))
+            .await
+            .expect("exec in container");
+        let out = result.stdout_to_vec().await.expect("exec output");
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
