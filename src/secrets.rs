@@ -146,19 +146,10 @@ fn apply_environment(
     Ok(())
 }
 
+/// Written under a name no other writer uses, mode 0600 from the start, then renamed.
 fn write(path: &Path, secrets: &Map<String, Json>) -> Result<(), SecretsError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let text = serde_json::to_string_pretty(secrets).expect("a map serializes") + "\n";
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path))
+    crate::fsutil::write_private_atomically(path, text.as_bytes())
         .map_err(|e| file_error(path, format!("cannot be written: {e}")))
 }
 
@@ -187,6 +178,11 @@ mod tests {
             0o600
         );
         assert_eq!(first["couchdb_cookie"].as_str().unwrap().len(), 48);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file is left beside it"
+        );
         let again = load(&path, true).unwrap();
         assert_eq!(
             first["couchdb_admin_password"],
