@@ -42,10 +42,17 @@ async fn errors_name_the_place_and_touch_no_host() {
             "tasks/web.yml:4:5: unknown field `contents`",
         ),
         (
+            // A wrong type names the field as well as the place.
             "- name: x\n  file:\n    path: /x\n    state: [a]\n",
             "",
             HOSTS,
-            "tasks/web.yml:4:",
+            "tasks/web.yml:4:12: state: expected string scalar",
+        ),
+        (
+            "- name: x\n  wait_for: {port: abc}\n",
+            "",
+            HOSTS,
+            "tasks/web.yml:2:20: port: invalid u16",
         ),
         (
             "- name: x\n  copy: {dest: '/{{ nowhere }}', content: y}\n",

@@ -115,31 +115,61 @@ impl ModuleCall {
     }
 }
 
+/// A module's arguments. A value of the wrong type is named by its field as well as its place
+/// (`4:12: state: expected string scalar`).
+fn arguments<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+    serde_path_to_error::deserialize(d).map_err(|e| {
+        // `.value` is the inside of a value kept with its place (`Spanned`), not a field.
+        let field = e.path().to_string().replace(".value", "");
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        let place = message.rfind(" at line ").and_then(|i| {
+            let (line, column) = message[i + " at line ".len()..].split_once(", column ")?;
+            Some((
+                line.parse::<u32>().ok()?,
+                column.trim().parse::<u32>().ok()?,
+                i,
+            ))
+        });
+        match place {
+            Some((line, column, end))
+                if field != "." && !message.contains(&format!("`{field}`")) =>
+            {
+                located(
+                    Pos { line, column },
+                    format!("{field}: {}", &message[..end]),
+                )
+            }
+            _ => inner,
+        }
+    })
+}
+
 struct ModuleSeed<'a>(&'a str);
 
 impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
     type Value = ModuleCall;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ModuleCall, D::Error> {
         Ok(match self.0 {
-            "command" => ModuleCall::Command(Deserialize::deserialize(d)?),
-            "shell" => ModuleCall::Shell(Deserialize::deserialize(d)?),
-            "file" => ModuleCall::File(Deserialize::deserialize(d)?),
-            "copy" => ModuleCall::Copy(Deserialize::deserialize(d)?),
-            "template" => ModuleCall::Template(Deserialize::deserialize(d)?),
-            "lineinfile" => ModuleCall::LineInFile(Deserialize::deserialize(d)?),
-            "user" => ModuleCall::User(Deserialize::deserialize(d)?),
-            "group" => ModuleCall::Group(Deserialize::deserialize(d)?),
-            "service" => ModuleCall::Service(Deserialize::deserialize(d)?),
-            "wait_for" => ModuleCall::WaitFor(Deserialize::deserialize(d)?),
-            "apt" => ModuleCall::Apt(Deserialize::deserialize(d)?),
-            "git" => ModuleCall::Git(Deserialize::deserialize(d)?),
-            "uri" => ModuleCall::Uri(Deserialize::deserialize(d)?),
-            "debconf" => ModuleCall::Debconf(Deserialize::deserialize(d)?),
-            "filesystem" => ModuleCall::Filesystem(Deserialize::deserialize(d)?),
-            "mount" => ModuleCall::Mount(Deserialize::deserialize(d)?),
-            "pip" => ModuleCall::Pip(Deserialize::deserialize(d)?),
-            "fail" => ModuleCall::Fail(Deserialize::deserialize(d)?),
-            "meta" => ModuleCall::Meta(Deserialize::deserialize(d)?),
+            "command" => ModuleCall::Command(arguments(d)?),
+            "shell" => ModuleCall::Shell(arguments(d)?),
+            "file" => ModuleCall::File(arguments(d)?),
+            "copy" => ModuleCall::Copy(arguments(d)?),
+            "template" => ModuleCall::Template(arguments(d)?),
+            "lineinfile" => ModuleCall::LineInFile(arguments(d)?),
+            "user" => ModuleCall::User(arguments(d)?),
+            "group" => ModuleCall::Group(arguments(d)?),
+            "service" => ModuleCall::Service(arguments(d)?),
+            "wait_for" => ModuleCall::WaitFor(arguments(d)?),
+            "apt" => ModuleCall::Apt(arguments(d)?),
+            "git" => ModuleCall::Git(arguments(d)?),
+            "uri" => ModuleCall::Uri(arguments(d)?),
+            "debconf" => ModuleCall::Debconf(arguments(d)?),
+            "filesystem" => ModuleCall::Filesystem(arguments(d)?),
+            "mount" => ModuleCall::Mount(arguments(d)?),
+            "pip" => ModuleCall::Pip(arguments(d)?),
+            "fail" => ModuleCall::Fail(arguments(d)?),
+            "meta" => ModuleCall::Meta(arguments(d)?),
             other => unreachable!("module `{other}` is checked before"),
         })
     }
