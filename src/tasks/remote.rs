@@ -247,7 +247,12 @@ mod tests {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("sh runs");
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        // A script that refuses before reading its input (a missing directory) closes the pipe
+        // early, as it would on a host: a broken pipe here is not the test's failure.
+        let written = child.stdin.take().unwrap().write_all(stdin);
+        if let Err(e) = written {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
         let out = child.wait_with_output().unwrap();
         (
             out.status.code().unwrap_or(-1),
