@@ -51,6 +51,9 @@ pub fn load_task_file(roles: &RoleSource, role: &str) -> Result<TaskFile, AppErr
         ));
     }
     imported.vars.extend(file.vars);
+    if file.strategy == crate::tasks::Strategy::Free {
+        imported.strategy = file.strategy;
+    }
     Ok(imported)
 }
 

@@ -3,10 +3,11 @@
 //! window that starts at one task and doubles while nothing changes: a warm run costs one round
 //! trip for all its looks, and a cold run does not re-look every remaining task after each change.
 
+use super::lockstep::{after_task, before_final_handlers, before_task};
 use super::looks::{LookBatch, LookRequest, wrap};
 use super::progress::{HostProgress, Progress};
 use super::report::{HostReport, Status, TaskResult};
-use super::{HostPlan, RunOptions, RunShared, Slot, facts};
+use super::{HostPlan, Play, RunOptions, RunShared, Slot, facts};
 use crate::ssh::{Connection, ExecOutput, SshError};
 use crate::tasks::module::{Change, Observed, Plan};
 use crate::tasks::remote::quote;
@@ -15,6 +16,7 @@ use minijinja::Value;
 use serde_json::{Map, Value as Json};
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
+use tokio::sync::OwnedSemaphorePermit;
 
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.trim_end().lines().collect();
@@ -53,6 +55,7 @@ enum Deferral {
 
 struct HostRun<'a> {
     conn: &'a Connection,
+    play: &'a Play,
     options: &'a RunOptions,
     progress: &'a Progress,
     host: String,
@@ -98,6 +101,7 @@ impl HostRun<'_> {
     /// optionally one more (a task's own result, for `changed_when`).
     fn context(&self, own: Option<(&str, Json)>) -> Value {
         let mut vars = self.vars.clone();
+        self.play.overlay_hostvars(&mut vars);
         if let Some(facts) = &self.facts {
             vars.extend(facts.clone());
         }
@@ -110,7 +114,21 @@ impl HostRun<'_> {
 
     /// Records a task's result under its `register` name; the items of a loop go into
     /// `results`, as in Ansible, with `changed`/`failed` true when any item's is.
-    fn register(&mut self, name: &str, task: &PreparedTask, mut value: Json) {
+    fn register(&mut self, name: &str, task: &PreparedTask, value: Json) {
+        self.record(name, task, value);
+        self.publish(name);
+    }
+
+    /// Makes a registered value visible to the other hosts, as `hostvars[this host][name]`.
+    fn publish(&self, name: &str) {
+        if let Some(value) = self.registered.get(name) {
+            let mut one = Map::new();
+            one.insert(name.to_string(), value.clone());
+            self.play.publish(&self.host, one);
+        }
+    }
+
+    fn record(&mut self, name: &str, task: &PreparedTask, mut value: Json) {
         let Some((position, item)) = &task.loop_item else {
             self.registered.insert(name.to_string(), value);
             return;
@@ -135,7 +153,9 @@ impl HostRun<'_> {
 
     async fn gather_facts(&mut self) -> Result<(), SshError> {
         let out = self.conn.exec(&wrap(facts::SCRIPT, None), None).await?;
-        self.facts = Some(facts::parse(&out.stdout_text()));
+        let gathered = facts::parse(&out.stdout_text());
+        self.play.publish(&self.host, gathered.clone());
+        self.facts = Some(gathered);
         self.progress
             .verbose(&format!("facts: [{}] gathered", self.host));
         Ok(())
@@ -488,11 +508,99 @@ pub fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> String {
     }
 }
 
+/// What a host does on leaving a task its hosts meet after.
+enum AfterTask {
+    GoOn,
+    /// The run was interrupted while the host waited.
+    Interrupted,
+    /// The `run_once` task failed on the host that ran it: it fails every host, as in Ansible.
+    Failed,
+}
+
+/// Keeps a host's place in the play, and gives it up when the host is done, whatever ends it.
+struct Seat<'a> {
+    play: &'a Play,
+    number: usize,
+}
+
+impl Drop for Seat<'_> {
+    fn drop(&mut self) {
+        self.play.lockstep.leave(self.number);
+    }
+}
+
+/// Leaves task `index`: where the hosts meet after it, waits for all; a host that did not run a
+/// `run_once` task takes its result from the host that did.
+async fn leave_task(
+    run: &mut HostRun<'_>,
+    seat: &Seat<'_>,
+    index: usize,
+    fork: &mut Option<OwnedSemaphorePermit>,
+    report: &mut HostReport,
+) -> AfterTask {
+    let play = seat.play;
+    if !play.syncs(index) {
+        return AfterTask::GoOn;
+    }
+    if !play
+        .lockstep
+        .arrive(seat.number, after_task(index), fork)
+        .await
+    {
+        report.interrupted = true;
+        return AfterTask::Interrupted;
+    }
+    let def = &run.shared.task_file.tasks[index];
+    if !def.run_once {
+        return AfterTask::GoOn;
+    }
+    let outcome = play
+        .run_once
+        .lock()
+        .expect("no panic while held")
+        .get(&index)
+        .cloned();
+    let Some(outcome) = outcome.filter(|o| o.host != run.host) else {
+        return AfterTask::GoOn;
+    };
+    if let Some((name, value)) = outcome.registered {
+        run.registered.insert(name.clone(), value);
+        run.publish(&name);
+    }
+    let Some(failure) = outcome.failure else {
+        return AfterTask::GoOn;
+    };
+    let r = TaskResult {
+        name: def
+            .name
+            .as_ref()
+            .map(|n| n.value.clone())
+            .unwrap_or_else(|| def.module_name.clone()),
+        module: def.module_name.clone(),
+        status: Status::Failed,
+        message: format!("run_once: failed on {}: {failure}", outcome.host),
+        diff: None,
+        handler: false,
+        duration_ms: 0,
+    };
+    run.announce(&r);
+    report.push(r);
+    AfterTask::Failed
+}
+
 pub(super) async fn run_host(
     mut plan: HostPlan,
     options: &RunOptions,
     progress: &Progress,
+    play: &Play,
+    seat_number: usize,
+    fork: OwnedSemaphorePermit,
 ) -> HostReport {
+    let seat = Seat {
+        play,
+        number: seat_number,
+    };
+    let mut fork = Some(fork);
     let started = Instant::now();
     let target = &plan.target;
     let mut report = HostReport::new(&target.name, &target.address);
@@ -517,6 +625,7 @@ pub(super) async fn run_host(
     }
     let mut run = HostRun {
         conn: &conn,
+        play,
         options,
         progress,
         host: target.name.clone(),
@@ -533,10 +642,44 @@ pub(super) async fn run_host(
     let mut window = usize::MAX;
     let mut failed = false;
     let mut position = 0;
+    // The task (index in the task file) whose slots the host is in.
+    let mut current: Option<usize> = None;
     while position < plan.tasks.len() {
         if options.interrupt.signal().is_some() {
             report.interrupted = true;
             break;
+        }
+        let index = plan.tasks[position].index();
+        if current != Some(index) {
+            if let Some(previous) = current {
+                match leave_task(&mut run, &seat, previous, &mut fork, &mut report).await {
+                    AfterTask::GoOn => {}
+                    AfterTask::Interrupted => break,
+                    AfterTask::Failed => {
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            current = Some(index);
+            if play.syncs(index)
+                && !play
+                    .lockstep
+                    .arrive(seat.number, before_task(index), &mut fork)
+                    .await
+            {
+                report.interrupted = true;
+                break;
+            }
+            if plan.shared.task_file.tasks[index].run_once
+                && play.lockstep.first_in_play() != Some(seat.number)
+            {
+                // Another host runs it; its result is taken when the hosts meet after it.
+                while position < plan.tasks.len() && plan.tasks[position].index() == index {
+                    position += 1;
+                }
+                continue;
+            }
         }
         if let Slot::Deferred(index) = plan.tasks[position] {
             match run.prepare_deferred(index, false).await {
@@ -554,6 +697,9 @@ pub(super) async fn run_host(
                     let r = unrenderable(&plan.shared.task_file.tasks[index], message, options);
                     run.announce(&r);
                     failed = r.status == Status::Failed;
+                    if failed && plan.shared.task_file.tasks[index].run_once {
+                        play.record_run_once(index, &run.host, None, Some(r.message.clone()));
+                    }
                     report.push(r);
                     if failed {
                         break;
@@ -632,6 +778,14 @@ pub(super) async fn run_host(
                 if let Some(name) = &task.register {
                     run.register(name, task, registered_value(&r, ran.fields));
                 }
+                if plan.shared.task_file.tasks[task.index].run_once {
+                    let registered = task
+                        .register
+                        .as_ref()
+                        .and_then(|n| Some((n.clone(), run.registered.get(n)?.clone())));
+                    let failure = (r.status == Status::Failed).then(|| r.message.clone());
+                    play.record_run_once(task.index, &run.host, registered, failure);
+                }
                 if ran.acted {
                     looks.clear();
                     window = 1;
@@ -645,7 +799,30 @@ pub(super) async fn run_host(
         }
         position += 1;
     }
-    if !failed && report.unreachable.is_none() && !report.interrupted {
+    let mut completed = !failed && report.unreachable.is_none() && !report.interrupted;
+    if completed && let Some(last) = current {
+        match leave_task(&mut run, &seat, last, &mut fork, &mut report).await {
+            AfterTask::GoOn => {}
+            AfterTask::Interrupted | AfterTask::Failed => completed = false,
+        }
+    }
+    // Handlers at the end run once every host has finished its tasks, as in Ansible.
+    if completed
+        && play.linear
+        && !plan.handlers.is_empty()
+        && !play
+            .lockstep
+            .arrive(
+                seat.number,
+                before_final_handlers(plan.shared.task_file.tasks.len()),
+                &mut fork,
+            )
+            .await
+    {
+        report.interrupted = true;
+        completed = false;
+    }
+    if completed {
         run_handlers(
             &mut run,
             &mut plan.handlers,
@@ -656,6 +833,7 @@ pub(super) async fn run_host(
         )
         .await;
     }
+    drop(seat);
     conn.close().await;
     report.set_duration(started.elapsed());
     bar.finish();

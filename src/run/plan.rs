@@ -292,8 +292,30 @@ pub struct PlanInput<'a> {
     pub defaults: &'a ConnectionDefaults,
 }
 
-/// The host's variables with every name known only at run time standing for an unknown value.
+/// The host's variables with every name known only at run time standing for an unknown value,
+/// in its own variables and in every host's `hostvars` (their registered results and facts).
 fn with_unknowns(vars: &Map<String, Json>, runtime_names: &[String]) -> Value {
+    let mut map = with_unknowns_of(vars, runtime_names);
+    if let Some(Json::Object(hostvars)) = vars.get("hostvars") {
+        let hosts: std::collections::BTreeMap<String, Value> = hostvars
+            .iter()
+            .map(|(host, own)| {
+                let own = match own {
+                    Json::Object(o) => Value::from(with_unknowns_of(o, runtime_names)),
+                    other => Value::from(minijinja::value::Serde(other)),
+                };
+                (host.clone(), own)
+            })
+            .collect();
+        map.insert("hostvars".into(), Value::from(hosts));
+    }
+    Value::from(map)
+}
+
+fn with_unknowns_of(
+    vars: &Map<String, Json>,
+    runtime_names: &[String],
+) -> std::collections::BTreeMap<String, Value> {
     let mut map: std::collections::BTreeMap<String, Value> = vars
         .iter()
         .map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v))))
@@ -302,7 +324,7 @@ fn with_unknowns(vars: &Map<String, Json>, runtime_names: &[String]) -> Value {
         map.entry(name.clone())
             .or_insert_with(|| Value::from_object(crate::render::Unknown));
     }
-    Value::from(map)
+    map
 }
 
 /// Renders a task for a host now (one task per item of a loop), or defers it to the run when it

@@ -87,6 +87,7 @@ const KEYWORDS: &[&str] = &[
     "failed_when",
     "loop",
     "with_items",
+    "run_once",
 ];
 
 impl ModuleCall {
@@ -227,6 +228,11 @@ pub struct TaskDef {
     pub failed_when: Option<Vec<Condition>>,
     /// `loop:` (or `with_items:`): a list, or an expression in `{{ }}` giving one.
     pub loop_items: Option<Spanned<serde_json::Value>>,
+    /// `run_once: true`: runs on the first host of the play; its result is every host's.
+    pub run_once: bool,
+    /// The task's text names other hosts' variables or the play's hosts (`hostvars`,
+    /// `groups`, …); set by `TaskFile::parse`.
+    pub mentions_other_hosts: bool,
 }
 
 struct TaskVisitor;
@@ -250,6 +256,7 @@ impl<'de> Visitor<'de> for TaskVisitor {
         let mut changed_when = None;
         let mut failed_when = None;
         let mut loop_items = None;
+        let mut run_once = false;
         let mut first_pos = None;
         while let Some(key) = map.next_key::<Spanned<String>>()? {
             let key_pos = Pos::from(&key);
@@ -279,6 +286,7 @@ impl<'de> Visitor<'de> for TaskVisitor {
                 "changed_when" => changed_when = Some(conditions(map.next_value()?)),
                 "failed_when" => failed_when = Some(conditions(map.next_value()?)),
                 "loop" | "with_items" => loop_items = Some(map.next_value()?),
+                "run_once" => run_once = map.next_value::<bool>()?,
                 "when" => when = conditions(map.next_value()?),
                 m if MODULE_NAMES.contains(&m) => {
                     if let Some((other, _, _)) = &module {
@@ -325,6 +333,8 @@ impl<'de> Visitor<'de> for TaskVisitor {
             changed_when,
             failed_when,
             loop_items,
+            run_once,
+            mentions_other_hosts: false,
         })
     }
 }
@@ -397,6 +407,37 @@ pub struct TaskFile {
     pub import: Option<String>,
     /// The role's own variables: above configure.json's, below the inventory's.
     pub vars: serde_json::Map<String, serde_json::Value>,
+    pub strategy: Strategy,
+}
+
+/// How the hosts move through the tasks: `linear` (Ansible's default: in step wherever another
+/// host could see the difference) or `free` (each host on its own).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    #[default]
+    Linear,
+    Free,
+}
+
+/// Modules whose task can reach other hosts (a command can do anything; the others connect to
+/// an address the task names): hosts meet before and after them.
+const REACHES_BEYOND_ITS_HOST: &[&str] =
+    &["command", "shell", "uri", "wait_for", "git", "apt", "pip"];
+
+/// Variables through which a task sees other hosts.
+const OTHER_HOSTS_VARIABLES: &[&str] = &[
+    "hostvars",
+    "groups",
+    "play_hosts",
+    "ansible_play_hosts",
+    "ansible_play_hosts_all",
+    "ansible_play_batch",
+];
+
+/// Whether `text` uses one of `words` as a whole identifier.
+fn uses_word(text: &str, words: &[&str]) -> bool {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|w| words.contains(&w))
 }
 
 struct TaskFileVisitor;
@@ -427,9 +468,20 @@ impl<'de> Visitor<'de> for TaskFileVisitor {
                 "handlers" => file.handlers = map.next_value()?,
                 "import" => file.import = Some(map.next_value()?),
                 "vars" => file.vars = map.next_value()?,
+                "strategy" => {
+                    file.strategy = match map.next_value::<String>()?.as_str() {
+                        "linear" => Strategy::Linear,
+                        "free" => Strategy::Free,
+                        other => {
+                            return Err(de::Error::custom(format!(
+                                "strategy `{other}` is not one of: linear, free"
+                            )));
+                        }
+                    }
+                }
                 other => {
                     return Err(de::Error::custom(format!(
-                        "unknown top-level key `{other}` (allowed: tasks, handlers, vars, import)"
+                        "unknown top-level key `{other}` (allowed: tasks, handlers, vars, import, strategy)"
                     )));
                 }
             }
@@ -492,7 +544,31 @@ impl TaskFile {
         })?;
         file.display = display.to_string();
         file.check_notify()?;
+        file.mark_other_host_mentions(text);
         Ok(file)
+    }
+
+    /// A task's text runs from its first line to the line before the next task's (of either
+    /// list); a comment or key in between can only make a task a sync point it need not be.
+    fn mark_other_host_mentions(&mut self, text: &str) {
+        let lines: Vec<&str> = text.lines().collect();
+        let mut starts: Vec<usize> = self
+            .tasks
+            .iter()
+            .chain(&self.handlers)
+            .map(|t| t.pos.line as usize)
+            .collect();
+        starts.sort_unstable();
+        for task in self.tasks.iter_mut().chain(self.handlers.iter_mut()) {
+            let first = (task.pos.line as usize).saturating_sub(1);
+            let end = starts
+                .iter()
+                .find(|&&s| s > task.pos.line as usize)
+                .map(|s| s - 1)
+                .unwrap_or(lines.len());
+            let own = lines.get(first..end.max(first)).unwrap_or_default();
+            task.mentions_other_hosts = own.iter().any(|l| uses_word(l, OTHER_HOSTS_VARIABLES));
+        }
     }
 
     fn check_notify(&self) -> Result<(), TaskFileError> {
@@ -735,6 +811,15 @@ pub fn first_false(
 }
 
 impl TaskDef {
+    /// Under the linear strategy, hosts meet before and after this task: it can see other hosts
+    /// (their variables, or over the network) or make them act (`run_once`, handlers).
+    pub fn is_sync_point(&self) -> bool {
+        self.run_once
+            || self.mentions_other_hosts
+            || self.module_name == meta::KIND
+            || REACHES_BEYOND_ITS_HOST.contains(&self.module_name.as_str())
+    }
+
     /// The task for one host, or one task per item of its `loop`, each with `item` set.
     pub fn prepare_all(
         &self,

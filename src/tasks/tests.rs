@@ -226,3 +226,42 @@ fn hostile_host_names_in_paths_stay_one_quoted_word() {
         "{script}"
     );
 }
+
+#[test]
+fn sync_points_are_tasks_that_can_see_other_hosts() {
+    let f = parse(
+        r#"
+tasks:
+  - name: local file
+    copy: {dest: /tmp/a, content: "{{ inventory_hostname }} in {{ group_names }}"}
+  - name: reads another host
+    copy: {dest: /tmp/b, content: "{{ hostvars['x'].token }}"}
+  - name: lists the group
+    file: {path: "/tmp/{{ groups.web | length }}", state: directory}
+  - name: a command can reach anything
+    command: hostname
+  - name: once
+    file: {path: /tmp/once, state: directory}
+    run_once: true
+  - meta: flush_handlers
+  - name: http
+    uri: {url: "http://example.invalid/"}
+"#,
+    )
+    .unwrap();
+    let points: Vec<bool> = f.tasks.iter().map(|t| t.is_sync_point()).collect();
+    assert_eq!(points, [false, true, true, true, true, true, true]);
+    assert_eq!(f.strategy, crate::tasks::Strategy::Linear);
+}
+
+#[test]
+fn strategy_is_linear_or_free() {
+    let f = parse("strategy: free\ntasks:\n  - command: hostname\n").unwrap();
+    assert_eq!(f.strategy, crate::tasks::Strategy::Free);
+    let e = parse("strategy: host_pinned\ntasks:\n  - command: hostname\n").unwrap_err();
+    assert!(
+        e.message
+            .contains("strategy `host_pinned` is not one of: linear, free"),
+        "{e}"
+    );
+}

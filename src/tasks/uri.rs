@@ -28,6 +28,9 @@ pub struct UriArgs {
     status_code: Option<StatusCodes>,
     /// Seconds.
     timeout: Option<u32>,
+    /// Registers the body as `content`, as Ansible's uri does only when asked.
+    #[serde(default)]
+    return_content: bool,
 }
 
 /// `status_code: 200` or `status_code: [200, 201]`.
@@ -178,6 +181,7 @@ impl UriArgs {
                 .map(|s| s.0.clone())
                 .unwrap_or_else(|| vec![200]),
             timeout: self.timeout.unwrap_or(30).max(1),
+            return_content: self.return_content,
         }))
     }
 }
@@ -196,6 +200,7 @@ pub struct Uri {
     headers: Vec<(String, String)>,
     statuses: Vec<u16>,
     timeout: u32,
+    return_content: bool,
 }
 
 impl fmt::Debug for Uri {
@@ -314,7 +319,9 @@ impl Module for Uri {
         out.insert("url".into(), self.url.clone().into());
         if let Some((status, body)) = split_response(&text) {
             out.insert("status".into(), status.into());
-            out.insert("content".into(), body.into());
+            if self.return_content {
+                out.insert("content".into(), body.into());
+            }
             if let Ok(json) = serde_json::from_str::<Json>(body) {
                 out.insert("json".into(), json);
             }
@@ -358,6 +365,7 @@ mod tests {
             headers: vec![],
             statuses: vec![200, 201],
             timeout: 30,
+            return_content: false,
         }
     }
 

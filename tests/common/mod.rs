@@ -2,6 +2,7 @@
 //! (integration/image/build.sh), keys generated per test, and the `provision` binary run as a user would.
 #![allow(dead_code)]
 
+pub mod ansible;
 pub mod moto;
 
 use std::path::{Path, PathBuf};
