@@ -2,7 +2,7 @@
 # The one command that runs every test. It installs what the tests need on a fresh machine:
 # the SSH test-host image (built once with mmdebstrap, then cached by Docker) and the moto
 # EC2 test server in a virtualenv (.venv-moto), the OpenStack client that checks the OpenStack
-# stand-in (.venv-openstack). Docker must be running.
+# stand-in (.venv-openstack), ansible-core to compare with (.venv-ansible). Docker must be running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +28,7 @@ echo "== test-host image: $(bash integration/image/build.sh)"
 if [ -f integration/moto/setup.sh ]; then
     echo "== moto: $(bash integration/moto/setup.sh)"
 fi
+echo "== ansible-core (the oracle for Ansible's behaviour): $(bash integration/ansible/setup.sh)"
 # The OpenStack stand-in (for the coming OpenStack backend) is checked with the real
 # `openstack` CLI before anything relies on it.
 echo "== OpenStack stand-in checked with python-openstackclient"
