@@ -41,6 +41,17 @@ fi
 tail -n 1 "$openstack_log"
 rm -f "$openstack_log"
 
+# The CouchDB stand-in package the couchdb role is tested against is checked on its own first.
+echo "== CouchDB stand-in self-check"
+couchdb_log="$(mktemp)"
+if ! bash tests/fixtures/couchdb-standin/selfcheck.sh >"$couchdb_log" 2>&1; then
+    cat "$couchdb_log"
+    echo "error: the CouchDB stand-in package does not behave as its README says" >&2
+    exit 1
+fi
+tail -n 1 "$couchdb_log"
+rm -f "$couchdb_log"
+
 echo "== format and lints"
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings

@@ -1,16 +1,70 @@
-//! The built-in couchdb role on the Docker cloud, against a STAND-IN couchdb package (a small
-//! HTTP server implementing the CouchDB 3 endpoints the role uses, strictly; see
-//! tests/fixtures/couchdb-standin/) served from a signed apt repository of our own, since the
-//! Apache repository cannot be reached from here and CouchDB is not in Debian.
+//! The built-in couchdb role on the Docker cloud, against a STAND-IN couchdb package served from
+//! a signed apt repository of our own, since the Apache repository cannot be reached from here
+//! and CouchDB is not in Debian. The stand-in (tests/fixtures/couchdb-standin/, see its README)
+//! follows Apache's package (its postinst, config files, the debconf password cleared) and
+//! CouchDB's config persistence (changes made at run time saved into the last ini file, plain
+//! admin passwords hashed with a random salt at start), and counts its starts, so that a second
+//! run that rewrote a file or restarted a node shows here.
 
 mod common;
 use common::*;
 use std::path::Path;
 
-const STANDIN: &str = include_str!("fixtures/couchdb-standin/couchdb-standin.py");
-const POSTINST: &str = include_str!("fixtures/couchdb-standin/postinst");
-const TEMPLATES: &str = include_str!("fixtures/couchdb-standin/templates");
-const UNIT: &str = include_str!("fixtures/couchdb-standin/couchdb.service");
+/// The stand-in package's files: where each goes, and its text.
+const PACKAGE_FILES: &[(&str, &str)] = &[
+    (
+        "/opt/couchdb/bin/couchdb-standin.py",
+        include_str!("fixtures/couchdb-standin/couchdb-standin.py"),
+    ),
+    (
+        "/opt/couchdb/etc/default.ini",
+        include_str!("fixtures/couchdb-standin/default.ini"),
+    ),
+    (
+        "/opt/couchdb/etc/default.d/10-filelog.ini",
+        include_str!("fixtures/couchdb-standin/10-filelog.ini"),
+    ),
+    (
+        "/opt/couchdb/etc/local.ini",
+        include_str!("fixtures/couchdb-standin/local.ini"),
+    ),
+    (
+        "/opt/couchdb/etc/vm.args",
+        include_str!("fixtures/couchdb-standin/vm.args"),
+    ),
+    (
+        "/etc/default/couchdb",
+        include_str!("fixtures/couchdb-standin/couchdb.default"),
+    ),
+    (
+        "/lib/systemd/system/couchdb.service",
+        include_str!("fixtures/couchdb-standin/couchdb.service"),
+    ),
+    (
+        "DEBIAN/postinst",
+        include_str!("fixtures/couchdb-standin/postinst"),
+    ),
+    (
+        "DEBIAN/config",
+        include_str!("fixtures/couchdb-standin/config"),
+    ),
+    (
+        "DEBIAN/templates",
+        include_str!("fixtures/couchdb-standin/templates"),
+    ),
+    (
+        "DEBIAN/prerm",
+        include_str!("fixtures/couchdb-standin/prerm"),
+    ),
+    (
+        "DEBIAN/postrm",
+        include_str!("fixtures/couchdb-standin/postrm"),
+    ),
+    (
+        "DEBIAN/conffiles",
+        include_str!("fixtures/couchdb-standin/conffiles"),
+    ),
+];
 
 fn standin_repository(dir: &Path) -> std::path::PathBuf {
     let package = package_dir_with(
@@ -18,16 +72,49 @@ fn standin_repository(dir: &Path) -> std::path::PathBuf {
         "couchdb",
         "3.3.3~standin",
         "Depends: python3, debconf\n",
-        &[
-            ("/opt/couchdb/bin/couchdb-standin.py", STANDIN),
-            ("/lib/systemd/system/couchdb.service", UNIT),
-            ("DEBIAN/postinst", POSTINST),
-            ("DEBIAN/templates", TEMPLATES),
-        ],
+        PACKAGE_FILES,
     );
     let repo = dir.join("repo");
     build_apt_repository_for(&repo, "bookworm", &[package]);
     repo
+}
+
+/// How many times CouchDB started on each node.
+fn starts(project: &DockerProject, nodes: &[String]) -> Vec<usize> {
+    nodes
+        .iter()
+        .map(|n| {
+            project
+                .exec(n, "cat /opt/couchdb/data/standin-starts")
+                .lines()
+                .count()
+        })
+        .collect()
+}
+
+/// A login session opened on `from` (POST /_session), then presented to `to`: the user it
+/// names there, or what `to` answered.
+fn session_user(project: &DockerProject, from: &str, to_ip: &str, password: &str) -> String {
+    let value = project.exec(
+        from,
+        &format!(
+            "curl -s -c /tmp/jar -o /dev/null -H 'Content-Type: application/json' \
+             -d '{{\"name\": \"admin\", \"password\": \"{password}\"}}' http://127.0.0.1:5984/_session \
+             && awk '$6 == \"AuthSession\" {{print $7}}' /tmp/jar"
+        ),
+    );
+    let value = value.trim();
+    assert!(!value.is_empty(), "no session cookie from {from}");
+    let answer = project.exec(
+        from,
+        &format!("curl -s -H 'Cookie: AuthSession={value}' http://{to_ip}:5984/_session"),
+    );
+    let doc: serde_json::Value = serde_json::from_str(&answer)
+        .unwrap_or_else(|e| panic!("/_session on {to_ip}: {e}: {answer}"));
+    doc["userCtx"]["name"]
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| answer.clone())
 }
 
 /// `curl` on a node, as the admin.
@@ -106,20 +193,40 @@ async fn three_node_cluster_rerun_and_scale_up_to_four() {
         couch(&project, &coordinator, &password, "/tweets")["db_name"],
         "tweets"
     );
-    // Every node has the shared settings and its own node name; the data lives on the data path.
-    for (n, ip) in ips.iter().enumerate() {
-        let node = format!("{p}-couchdb-{}", n + 1);
-        let vm_args = project.exec(&node, "cat /opt/couchdb/etc/vm.args");
-        assert!(
-            vm_args.contains(&format!("-name couchdb@{ip}\n")),
-            "{vm_args}"
+    // Every node has the shared settings and its own node name, the package's own vm.args lines
+    // are kept, every node keeps 3 copies of each shard, the data lives on the data path, and
+    // the admin password is not back in debconf after the package cleared it.
+    let nodes: Vec<String> = (1..=3).map(|n| format!("{p}-couchdb-{n}")).collect();
+    for (node, ip) in nodes.iter().zip(&ips) {
+        let vm_args = project.exec(node, "cat /opt/couchdb/etc/vm.args");
+        for line in [
+            format!("-name couchdb@{ip}\n"),
+            "-kernel inet_dist_listen_min 9100\n".into(),
+            "-kernel inet_dist_listen_max 9200\n".into(),
+            "+Bd -noinput\n".into(),
+            "-kernel prevent_overlapping_partitions false\n".into(),
+        ] {
+            assert!(vm_args.contains(&line), "{node}: {line:?} in\n{vm_args}");
+        }
+        assert_eq!(
+            couch(&project, node, &password, "/_node/_local/_config/cluster/n"),
+            "3",
+            "{node}"
         );
-        assert!(
-            vm_args.contains("-kernel inet_dist_listen_min 9100"),
-            "{vm_args}"
+        assert_eq!(project.exec(node, "stat -c %U /data/couchdb"), "couchdb\n");
+        assert_eq!(
+            project
+                .exec(node, "echo get couchdb/adminpass | debconf-communicate")
+                .trim(),
+            "0",
+            "{node}: the admin password is back in debconf"
         );
-        assert_eq!(project.exec(&node, "stat -c %U /data/couchdb"), "couchdb\n");
     }
+    // A login session opened on one node is good on the others: one admin hash everywhere.
+    for ip in &ips[1..] {
+        assert_eq!(session_user(&project, &coordinator, ip, &password), "admin");
+    }
+    let started = starts(&project, &nodes);
 
     // The stand-in refuses what CouchDB refuses.
     let post = |body: &str, auth: &str| {
@@ -153,6 +260,12 @@ async fn three_node_cluster_rerun_and_scale_up_to_four() {
         "second run changes nothing:\n{}",
         again.stdout
     );
+    assert_eq!(
+        starts(&project, &nodes),
+        started,
+        "the second run restarted a node:\n{}",
+        again.stdout
+    );
 
     let up = provision(d, &["couchdb", "--count", "4"]).await;
     assert_eq!(up.status, 0, "{}\n{}", up.stdout, up.stderr);
@@ -166,6 +279,30 @@ async fn three_node_cluster_rerun_and_scale_up_to_four() {
         )),
         "{}",
         up.stdout
+    );
+    assert_eq!(
+        starts(&project, &nodes),
+        started,
+        "the scale-up restarted an old node:\n{}",
+        up.stdout
+    );
+    let new_node = format!("{p}-couchdb-4");
+    assert_eq!(
+        session_user(&project, &coordinator, &ip4, &password),
+        "admin"
+    );
+    assert_eq!(
+        session_user(&project, &new_node, &ips[0], &password),
+        "admin"
+    );
+    assert_eq!(
+        couch(
+            &project,
+            &new_node,
+            &password,
+            "/_node/_local/_config/cluster/n"
+        ),
+        "3"
     );
     let members = couch(&project, &coordinator, &password, "/_membership");
     want.push(format!("couchdb@{ip4}"));
@@ -188,4 +325,48 @@ async fn three_node_cluster_rerun_and_scale_up_to_four() {
             assert!(!text.contains(value), "{name} shows in the {what}");
         }
     }
+}
+
+#[tokio::test]
+async fn one_node_gets_its_system_databases_and_one_copy_of_each_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let project = DockerProject::new();
+    let p = project.0.clone();
+    let repo = standin_repository(d);
+    let (_server, repo_ip) = start_web_server_on(&repo, Some(&format!("provision-{p}"))).await;
+    std::fs::write(
+        d.join("configure.json"),
+        format!(
+            r#"{{"project": "{p}", "cloud": "docker", "roles": {{"couchdb": {{"count": 1}}}},
+  "vars": {{"couchdb_repo_url": "http://{repo_ip}/", "couchdb_repo_key_url": "http://{repo_ip}/key.asc"}}}}"#
+        ),
+    )
+    .unwrap();
+    let first = provision(d, &["couchdb"]).await;
+    assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
+    let secrets: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("secrets.json")).unwrap()).unwrap();
+    let password = secrets["couchdb_admin_password"].as_str().unwrap();
+    let node = vec![format!("{p}-couchdb-1")];
+    for db in ["_users", "_replicator"] {
+        assert_eq!(
+            couch(&project, &node[0], password, &format!("/{db}"))["db_name"],
+            db
+        );
+    }
+    assert_eq!(
+        couch(
+            &project,
+            &node[0],
+            password,
+            "/_node/_local/_config/cluster/n"
+        ),
+        "1"
+    );
+    let started = starts(&project, &node);
+    let again = provision(d, &["couchdb"]).await;
+    assert_eq!(again.status, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains(" changed=0 "), "{}", again.stdout);
+    assert_eq!(starts(&project, &node), started, "{}", again.stdout);
 }

@@ -124,6 +124,8 @@ impl UriArgs {
                             message: "body_format: raw needs the body as a string".into(),
                         });
                     }
+                    // As Ansible's uri: a string is taken to be JSON already.
+                    (Json::String(s), true) => Body::Json(s.clone()),
                     (value, true) => Body::Json(value.to_string()),
                 })
             }
