@@ -33,7 +33,7 @@ const TASKS: &str = r#"tasks:
     copy: {dest: /tmp/picked, content: "{{ picked.stdout }}\n"}
   - name: settings
     copy: {dest: /tmp/settings, content: "v1\n"}
-    notify: restart
+    notify: [restart, what the other host's handler did]
   - meta: flush_handlers
   - name: the other host's handler has run
     uri: {url: "http://{{ hostvars[peer].ip }}:8000/restarted", return_content: true}
@@ -43,6 +43,8 @@ const TASKS: &str = r#"tasks:
 handlers:
   - name: restart
     shell: "sleep {{ delay }}; echo restarted {{ inventory_hostname }} > /tmp/www/restarted"
+  - name: what the other host's handler did
+    shell: "curl -s http://{{ hostvars[peer].ip }}:8000/restarted > /tmp/handler-saw"
 "#;
 
 struct Pair {
@@ -77,7 +79,12 @@ async fn pair(dir: &std::path::Path, key: &Key) -> Pair {
 async fn outcome(hosts: &[Host]) -> Vec<String> {
     let mut all = Vec::new();
     for h in hosts {
-        for file in ["/tmp/seen", "/tmp/picked", "/tmp/after-flush"] {
+        for file in [
+            "/tmp/seen",
+            "/tmp/picked",
+            "/tmp/handler-saw",
+            "/tmp/after-flush",
+        ] {
             all.push(format!(
                 "{} {file}: {}",
                 h.name,
@@ -112,9 +119,11 @@ async fn a_task_sees_other_hosts_as_ansible_does() {
         [
             "h1 /tmp/seen: written by h2\ntoken-h2\n",
             "h1 /tmp/picked: picked h1\n",
+            "h1 /tmp/handler-saw: restarted h2\n",
             "h1 /tmp/after-flush: restarted h2\n",
             "h2 /tmp/seen: written by h1\ntoken-h1\n",
             "h2 /tmp/picked: picked h1\n",
+            "h2 /tmp/handler-saw: restarted h1\n",
             "h2 /tmp/after-flush: restarted h1\n",
         ]
     );
@@ -155,4 +164,67 @@ async fn strategy_free_lets_hosts_run_on_their_own() {
         run.stdout
     );
     drop(free);
+}
+
+#[tokio::test]
+async fn one_fork_for_two_hosts_keeps_the_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path(), "ed25519");
+    let two = pair(dir.path(), &key).await;
+    let tasks_dir = write_role(dir.path(), "pair", TASKS, &[]);
+    let run = run_role(dir.path(), "pair", &tasks_dir, &["--forks", "1"]).await;
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        outcome(&two.hosts).await,
+        [
+            "h1 /tmp/seen: written by h2\ntoken-h2\n",
+            "h1 /tmp/picked: picked h1\n",
+            "h1 /tmp/handler-saw: restarted h2\n",
+            "h1 /tmp/after-flush: restarted h2\n",
+            "h2 /tmp/seen: written by h1\ntoken-h1\n",
+            "h2 /tmp/picked: picked h1\n",
+            "h2 /tmp/handler-saw: restarted h1\n",
+            "h2 /tmp/after-flush: restarted h1\n",
+        ]
+    );
+}
+
+/// A task run once that fails stops every host, in Ansible as here.
+const FAILING_ONCE: &str = r#"tasks:
+  - name: fails once
+    command: "false"
+    run_once: true
+  - name: after it
+    copy: {dest: /tmp/after, content: "ran\n"}
+"#;
+
+#[tokio::test]
+async fn a_failed_run_once_task_stops_every_host_as_in_ansible() {
+    let ours = tempfile::tempdir().unwrap();
+    let theirs = tempfile::tempdir().unwrap();
+    let key = keygen(ours.path(), "ed25519");
+    let (mine, oracle) = tokio::join!(pair(ours.path(), &key), pair(theirs.path(), &key));
+    let tasks_dir = write_role(ours.path(), "pair", FAILING_ONCE, &[]);
+    let run = run_role(ours.path(), "pair", &tasks_dir, &[]).await;
+    assert_eq!(run.status, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("failed: [h2] fails once: run_once: failed on h1: command `false` failed with exit status 1"),
+        "{}",
+        run.stdout
+    );
+    let ansible = ansible_playbook_run(
+        theirs.path(),
+        &oracle.inventory,
+        &play_from_task_file("pair", FAILING_ONCE),
+    )
+    .await;
+    assert_ne!(ansible.status, 0, "{}", ansible.stdout);
+    for h in mine.hosts.iter().chain(&oracle.hosts) {
+        assert_eq!(
+            h.sh("test -e /tmp/after && echo ran || echo absent").await,
+            "absent\n",
+            "{} ran the task after (provision's hosts first, then ansible's)",
+            h.name
+        );
+    }
 }

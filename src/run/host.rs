@@ -3,11 +3,12 @@
 //! window that starts at one task and doubles while nothing changes: a warm run costs one round
 //! trip for all its looks, and a cold run does not re-look every remaining task after each change.
 
-use super::lockstep::{after_task, before_final_handlers, before_task};
+use super::lockstep::Seat;
 use super::looks::{LookBatch, LookRequest, wrap};
+use super::play::{Play, RunOnceOutcome};
 use super::progress::{HostProgress, Progress};
 use super::report::{HostReport, Status, TaskResult};
-use super::{HostPlan, Play, RunOptions, RunShared, Slot, facts};
+use super::{HostPlan, RunOptions, RunShared, Slot, facts};
 use crate::ssh::{Connection, ExecOutput, SshError};
 use crate::tasks::module::{Change, Observed, Plan};
 use crate::tasks::remote::quote;
@@ -16,7 +17,6 @@ use minijinja::Value;
 use serde_json::{Map, Value as Json};
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
-use tokio::sync::OwnedSemaphorePermit;
 
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.trim_end().lines().collect();
@@ -112,23 +112,18 @@ impl HostRun<'_> {
         Value::from(minijinja::value::Serde(Json::Object(vars)))
     }
 
-    /// Records a task's result under its `register` name; the items of a loop go into
-    /// `results`, as in Ansible, with `changed`/`failed` true when any item's is.
-    fn register(&mut self, name: &str, task: &PreparedTask, value: Json) {
-        self.record(name, task, value);
-        self.publish(name);
-    }
-
-    /// Makes a registered value visible to the other hosts, as `hostvars[this host][name]`.
+    /// Makes a registered value visible to the other hosts, as `hostvars[this host][name]`, whole
+    /// (after the last item of a loop).
     fn publish(&self, name: &str) {
         if let Some(value) = self.registered.get(name) {
-            let mut one = Map::new();
-            one.insert(name.to_string(), value.clone());
-            self.play.publish(&self.host, one);
+            self.play.publish(&self.host, name, value.clone());
         }
     }
 
-    fn record(&mut self, name: &str, task: &PreparedTask, mut value: Json) {
+    /// Records a task's result under its `register` name; the items of a loop go into
+    /// `results`, as in Ansible, with `changed`/`failed` true when any item's is.
+    /// Other hosts see it (`hostvars`) once this host has finished the task: see `publish`.
+    fn register(&mut self, name: &str, task: &PreparedTask, mut value: Json) {
         let Some((position, item)) = &task.loop_item else {
             self.registered.insert(name.to_string(), value);
             return;
@@ -153,9 +148,7 @@ impl HostRun<'_> {
 
     async fn gather_facts(&mut self) -> Result<(), SshError> {
         let out = self.conn.exec(&wrap(facts::SCRIPT, None), None).await?;
-        let gathered = facts::parse(&out.stdout_text());
-        self.play.publish(&self.host, gathered.clone());
-        self.facts = Some(gathered);
+        self.facts = Some(facts::parse(&out.stdout_text()));
         self.progress
             .verbose(&format!("facts: [{}] gathered", self.host));
         Ok(())
@@ -508,67 +501,64 @@ pub fn unified_diff(path: &str, old: &[u8], new: &[u8]) -> String {
     }
 }
 
-/// What a host does on leaving a task its hosts meet after.
+/// How a host goes on after leaving a task.
 enum AfterTask {
-    GoOn,
-    /// The run was interrupted while the host waited.
+    /// `stale_looks`: a task that reaches beyond its host acted on some host, so what this host
+    /// saw of itself before may have changed.
+    GoOn {
+        stale_looks: bool,
+    },
     Interrupted,
-    /// The `run_once` task failed on the host that ran it: it fails every host, as in Ansible.
+    /// The `run_once` task failed on the host that ran it, or that host left the play before
+    /// finishing it: as in Ansible, that fails every host.
     Failed,
 }
 
-/// Keeps a host's place in the play, and gives it up when the host is done, whatever ends it.
-struct Seat<'a> {
-    play: &'a Play,
-    number: usize,
-}
-
-impl Drop for Seat<'_> {
-    fn drop(&mut self) {
-        self.play.lockstep.leave(self.number);
-    }
-}
-
-/// Leaves task `index`: where the hosts meet after it, waits for all; a host that did not run a
-/// `run_once` task takes its result from the host that did.
+/// Leaves task `index`: its registered result becomes visible to the other hosts; where the
+/// hosts meet after it, waits for all, and a host that did not run a `run_once` task takes its
+/// result.
 async fn leave_task(
     run: &mut HostRun<'_>,
-    seat: &Seat<'_>,
+    seat: &mut Seat<'_>,
     index: usize,
-    fork: &mut Option<OwnedSemaphorePermit>,
     report: &mut HostReport,
 ) -> AfterTask {
-    let play = seat.play;
-    if !play.syncs(index) {
-        return AfterTask::GoOn;
+    let play = run.play;
+    let def = &run.shared.task_file.tasks[index];
+    if let Some(name) = &def.register {
+        run.publish(name);
     }
-    if !play
-        .lockstep
-        .arrive(seat.number, after_task(index), fork)
-        .await
-    {
+    if !play.task_syncs(index) {
+        return AfterTask::GoOn { stale_looks: false };
+    }
+    if !seat.arrive(play.points.after_task(index)).await {
         report.interrupted = true;
         return AfterTask::Interrupted;
     }
-    let def = &run.shared.task_file.tasks[index];
-    if !def.run_once {
-        return AfterTask::GoOn;
-    }
-    let outcome = play
-        .run_once
-        .lock()
-        .expect("no panic while held")
-        .get(&index)
-        .cloned();
-    let Some(outcome) = outcome.filter(|o| o.host != run.host) else {
-        return AfterTask::GoOn;
+    let go_on = AfterTask::GoOn {
+        stale_looks: play.acted_beyond(index),
     };
-    if let Some((name, value)) = outcome.registered {
-        run.registered.insert(name.clone(), value);
-        run.publish(&name);
-    }
-    let Some(failure) = outcome.failure else {
-        return AfterTask::GoOn;
+    let runner = match play.run_once_seat(index) {
+        Some(runner) if def.run_once && runner != seat.number => runner,
+        _ => return go_on,
+    };
+    let runner_name = play.name(runner);
+    let failure = match play.run_once_outcome(index) {
+        Some(outcome) => {
+            if let Some((name, value)) = outcome.registered {
+                run.registered.insert(name.clone(), value);
+                run.publish(&name);
+            }
+            match outcome.failure {
+                None => return go_on,
+                Some(f) => format!("run_once: failed on {runner_name}: {f}"),
+            }
+        }
+        None if run.options.interrupt.signal().is_some() => {
+            report.interrupted = true;
+            return AfterTask::Interrupted;
+        }
+        None => format!("run_once: {runner_name} left the play before finishing this task"),
     };
     let r = TaskResult {
         name: def
@@ -578,7 +568,7 @@ async fn leave_task(
             .unwrap_or_else(|| def.module_name.clone()),
         module: def.module_name.clone(),
         status: Status::Failed,
-        message: format!("run_once: failed on {}: {failure}", outcome.host),
+        message: failure,
         diff: None,
         handler: false,
         duration_ms: 0,
@@ -593,14 +583,8 @@ pub(super) async fn run_host(
     options: &RunOptions,
     progress: &Progress,
     play: &Play,
-    seat_number: usize,
-    fork: OwnedSemaphorePermit,
+    mut seat: Seat<'_>,
 ) -> HostReport {
-    let seat = Seat {
-        play,
-        number: seat_number,
-    };
-    let mut fork = Some(fork);
     let started = Instant::now();
     let target = &plan.target;
     let mut report = HostReport::new(&target.name, &target.address);
@@ -652,8 +636,13 @@ pub(super) async fn run_host(
         let index = plan.tasks[position].index();
         if current != Some(index) {
             if let Some(previous) = current {
-                match leave_task(&mut run, &seat, previous, &mut fork, &mut report).await {
-                    AfterTask::GoOn => {}
+                match leave_task(&mut run, &mut seat, previous, &mut report).await {
+                    AfterTask::GoOn { stale_looks } => {
+                        if stale_looks {
+                            looks.clear();
+                            window = 1;
+                        }
+                    }
                     AfterTask::Interrupted => break,
                     AfterTask::Failed => {
                         failed = true;
@@ -662,17 +651,12 @@ pub(super) async fn run_host(
                 }
             }
             current = Some(index);
-            if play.syncs(index)
-                && !play
-                    .lockstep
-                    .arrive(seat.number, before_task(index), &mut fork)
-                    .await
-            {
+            if play.task_syncs(index) && !seat.arrive(play.points.before_task(index)).await {
                 report.interrupted = true;
                 break;
             }
             if plan.shared.task_file.tasks[index].run_once
-                && play.lockstep.first_in_play() != Some(seat.number)
+                && play.run_once_seat(index) != Some(seat.number)
             {
                 // Another host runs it; its result is taken when the hosts meet after it.
                 while position < plan.tasks.len() && plan.tasks[position].index() == index {
@@ -698,7 +682,13 @@ pub(super) async fn run_host(
                     run.announce(&r);
                     failed = r.status == Status::Failed;
                     if failed && plan.shared.task_file.tasks[index].run_once {
-                        play.record_run_once(index, &run.host, None, Some(r.message.clone()));
+                        play.record_run_once(
+                            index,
+                            RunOnceOutcome {
+                                registered: None,
+                                failure: Some(r.message.clone()),
+                            },
+                        );
                     }
                     report.push(r);
                     if failed {
@@ -717,15 +707,16 @@ pub(super) async fn run_host(
             progress.verbose(&format!("flush handlers: [{}] {}", target.name, task.name));
             let go_on = run_handlers(
                 &mut run,
+                &mut seat,
+                index,
                 &mut plan.handlers,
                 &mut notified,
                 &mut report,
-                &bar,
-                position,
+                (&bar, position),
             )
             .await;
             if !go_on {
-                failed = true;
+                failed = !report.interrupted;
                 break;
             }
             // Handlers acted on the host: what was seen before is stale.
@@ -778,17 +769,25 @@ pub(super) async fn run_host(
                 if let Some(name) = &task.register {
                     run.register(name, task, registered_value(&r, ran.fields));
                 }
-                if plan.shared.task_file.tasks[task.index].run_once {
-                    let registered = task
-                        .register
-                        .as_ref()
-                        .and_then(|n| Some((n.clone(), run.registered.get(n)?.clone())));
-                    let failure = (r.status == Status::Failed).then(|| r.message.clone());
-                    play.record_run_once(task.index, &run.host, registered, failure);
+                let def = &plan.shared.task_file.tasks[task.index];
+                if def.run_once {
+                    play.record_run_once(
+                        task.index,
+                        RunOnceOutcome {
+                            registered: task
+                                .register
+                                .as_ref()
+                                .and_then(|n| Some((n.clone(), run.registered.get(n)?.clone()))),
+                            failure: (r.status == Status::Failed).then(|| r.message.clone()),
+                        },
+                    );
                 }
                 if ran.acted {
                     looks.clear();
                     window = 1;
+                    if def.reaches_beyond_its_host() {
+                        play.note_acted_beyond(task.index);
+                    }
                 }
                 failed = r.status == Status::Failed;
                 report.push(r);
@@ -801,23 +800,17 @@ pub(super) async fn run_host(
     }
     let mut completed = !failed && report.unreachable.is_none() && !report.interrupted;
     if completed && let Some(last) = current {
-        match leave_task(&mut run, &seat, last, &mut fork, &mut report).await {
-            AfterTask::GoOn => {}
+        match leave_task(&mut run, &mut seat, last, &mut report).await {
+            AfterTask::GoOn { .. } => {}
             AfterTask::Interrupted | AfterTask::Failed => completed = false,
         }
     }
     // Handlers at the end run once every host has finished its tasks, as in Ansible.
+    let end = plan.shared.task_file.tasks.len();
     if completed
         && play.linear
         && !plan.handlers.is_empty()
-        && !play
-            .lockstep
-            .arrive(
-                seat.number,
-                before_final_handlers(plan.shared.task_file.tasks.len()),
-                &mut fork,
-            )
-            .await
+        && !seat.arrive(play.points.before_task(end)).await
     {
         report.interrupted = true;
         completed = false;
@@ -825,11 +818,12 @@ pub(super) async fn run_host(
     if completed {
         run_handlers(
             &mut run,
+            &mut seat,
+            end,
             &mut plan.handlers,
             &mut notified,
             &mut report,
-            &bar,
-            plan.tasks.len(),
+            (&bar, plan.tasks.len()),
         )
         .await;
     }
@@ -866,27 +860,30 @@ fn unrenderable(def: &TaskDef, message: String, options: &RunOptions) -> TaskRes
     }
 }
 
-/// Runs the notified handlers, in the order they are listed, and forgets the notifications.
-/// Returns false when the host must stop (a handler failed, or the connection broke).
+/// Runs the notified handlers of a flush at task `flush_at` (the number of tasks for the flush
+/// at the end), in the order they are listed, and forgets the notifications. Where the hosts meet
+/// at a handler, each handler runs on every notified host before the next starts. Returns false
+/// when the host must stop (a handler failed, the connection broke, an interrupt).
 async fn run_handlers(
     run: &mut HostRun<'_>,
+    seat: &mut Seat<'_>,
+    flush_at: usize,
     handlers: &mut Vec<Slot>,
     notified: &mut HashSet<String>,
     report: &mut HostReport,
-    bar: &HostProgress,
-    bar_position: usize,
+    (bar, bar_position): (&HostProgress, usize),
 ) -> bool {
     let progress = run.progress;
+    let play = run.play;
     let host = run.host.clone();
+    // The handler (index in the task file's handlers) whose slots the host is in.
+    let mut current: Option<usize> = None;
     // A looped handler grows into one slot per item as it is rendered.
     let mut next = 0;
     while next < handlers.len() {
         let position = next;
         next += 1;
-        let index = match &handlers[position] {
-            Slot::Ready(h) => h.index,
-            Slot::Deferred(i) => *i,
-        };
+        let index = handlers[position].index();
         let def = &run.shared.task_file.handlers[index];
         let name = def.name.as_ref().map(|n| n.value.as_str()).unwrap_or("");
         if !notified.contains(name) {
@@ -895,6 +892,22 @@ async fn run_handlers(
         if run.options.interrupt.signal().is_some() {
             report.interrupted = true;
             return false;
+        }
+        if current != Some(index) {
+            if let Some(previous) = current
+                && !leave_handler(run, seat, flush_at, previous, report).await
+            {
+                return false;
+            }
+            current = Some(index);
+            if play.handler_syncs(index)
+                && !seat
+                    .arrive(play.points.before_handler(flush_at, index))
+                    .await
+            {
+                report.interrupted = true;
+                return false;
+            }
         }
         if let Slot::Deferred(index) = handlers[position] {
             match run.prepare_deferred(index, true).await {
@@ -958,7 +971,35 @@ async fn run_handlers(
             }
         }
     }
+    if let Some(previous) = current
+        && !leave_handler(run, seat, flush_at, previous, report).await
+    {
+        return false;
+    }
     notified.clear();
+    true
+}
+
+/// Leaves a handler: its registered result becomes visible to the other hosts, and where the
+/// hosts meet at it, waits until it ran on every host. False when interrupted meanwhile.
+async fn leave_handler(
+    run: &mut HostRun<'_>,
+    seat: &mut Seat<'_>,
+    flush_at: usize,
+    index: usize,
+    report: &mut HostReport,
+) -> bool {
+    if let Some(name) = &run.shared.task_file.handlers[index].register {
+        run.publish(name);
+    }
+    if run.play.handler_syncs(index)
+        && !seat
+            .arrive(run.play.points.after_handler(flush_at, index))
+            .await
+    {
+        report.interrupted = true;
+        return false;
+    }
     true
 }
 

@@ -27,19 +27,69 @@ pub struct Lockstep {
     interrupt: Arc<Interrupt>,
 }
 
-/// The point before task `index` of the task file.
-pub fn before_task(index: usize) -> u64 {
-    2 * index as u64 + 1
+/// The numbers of the points, in the order every host meets them: before a task, before and
+/// after each handler of a flush at that task (a `meta: flush_handlers`, or the end of the tasks,
+/// numbered as the task after the last), after the task.
+#[derive(Debug, Clone, Copy)]
+pub struct Points {
+    stride: u64,
 }
 
-/// The point after task `index`.
-pub fn after_task(index: usize) -> u64 {
-    2 * index as u64 + 2
+impl Points {
+    pub fn new(handlers: usize) -> Points {
+        Points {
+            stride: 2 * handlers as u64 + 3,
+        }
+    }
+
+    pub fn before_task(self, task: usize) -> u64 {
+        1 + task as u64 * self.stride
+    }
+
+    pub fn before_handler(self, task: usize, handler: usize) -> u64 {
+        self.before_task(task) + 1 + 2 * handler as u64
+    }
+
+    pub fn after_handler(self, task: usize, handler: usize) -> u64 {
+        self.before_task(task) + 2 + 2 * handler as u64
+    }
+
+    pub fn after_task(self, task: usize) -> u64 {
+        self.before_task(task) + self.stride - 1
+    }
 }
 
-/// The point before the handlers notified during the tasks run, at the end of the play.
-pub fn before_final_handlers(task_count: usize) -> u64 {
-    before_task(task_count)
+/// A host's place in the play, holding its fork while it works; gives both up when dropped.
+pub struct Seat<'a> {
+    lockstep: &'a Lockstep,
+    pub number: usize,
+    fork: Option<OwnedSemaphorePermit>,
+}
+
+impl<'a> Seat<'a> {
+    /// Waits for a fork, then takes place `number`.
+    pub async fn take(lockstep: &'a Lockstep, number: usize) -> Seat<'a> {
+        let fork = Some(lockstep.fork().await);
+        Seat {
+            lockstep,
+            number,
+            fork,
+        }
+    }
+
+    /// This host reached `point`: waits until every host still in the play has reached it.
+    /// Returns false when the run was interrupted meanwhile.
+    pub async fn arrive(&mut self, point: u64) -> bool {
+        self.lockstep
+            .arrive(self.number, point, &mut self.fork)
+            .await
+    }
+}
+
+impl Drop for Seat<'_> {
+    fn drop(&mut self) {
+        self.lockstep.leave(self.number);
+    }
 }
 
 impl Lockstep {
@@ -51,7 +101,7 @@ impl Lockstep {
         }
     }
 
-    pub async fn fork(&self) -> OwnedSemaphorePermit {
+    async fn fork(&self) -> OwnedSemaphorePermit {
         self.forks
             .clone()
             .acquire_owned()
@@ -59,9 +109,7 @@ impl Lockstep {
             .expect("the fork semaphore is never closed")
     }
 
-    /// Host `host` reached `point`: waits until every host still in the play has reached it.
-    /// Returns false when the run was interrupted while waiting.
-    pub async fn arrive(
+    async fn arrive(
         &self,
         host: usize,
         point: u64,
@@ -96,11 +144,12 @@ impl Lockstep {
             }
         }
         *fork = Some(self.fork().await);
-        true
+        // Getting a fork back can take long with more hosts than forks.
+        self.interrupt.signal().is_none()
     }
 
     /// Host `host` is out of the play (done, failed, unreachable or interrupted).
-    pub fn leave(&self, host: usize) {
+    fn leave(&self, host: usize) {
         self.standings.send_modify(|s| s[host] = Standing::Left);
     }
 
@@ -126,6 +175,26 @@ mod tests {
         ))
     }
 
+    const POINTS: Points = Points { stride: 7 };
+
+    #[test]
+    fn points_come_in_the_order_hosts_meet_them() {
+        let p = Points::new(2);
+        let order = [
+            p.before_task(0),
+            p.after_task(0),
+            p.before_task(1),
+            p.before_handler(1, 0),
+            p.after_handler(1, 0),
+            p.before_handler(1, 1),
+            p.after_handler(1, 1),
+            p.after_task(1),
+            p.before_task(2),
+        ];
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        assert!(order[0] > 0, "0 is where every host starts");
+    }
+
     #[tokio::test]
     async fn no_host_passes_a_point_before_all_reached_it() {
         let l = lockstep(3, 3);
@@ -134,13 +203,11 @@ mod tests {
         for host in 0..3 {
             let (l, done_before) = (l.clone(), done_before.clone());
             handles.push(tokio::spawn(async move {
-                let mut fork = Some(l.fork().await);
+                let mut seat = Seat::take(&l, host).await;
                 tokio::time::sleep(Duration::from_millis(50 * host as u64)).await;
                 done_before.fetch_add(1, Ordering::SeqCst);
-                assert!(l.arrive(host, before_task(1), &mut fork).await);
-                let seen = done_before.load(Ordering::SeqCst);
-                l.leave(host);
-                seen
+                assert!(seat.arrive(POINTS.before_task(1)).await);
+                done_before.load(Ordering::SeqCst)
             }));
         }
         for h in handles {
@@ -155,18 +222,20 @@ mod tests {
     #[tokio::test]
     async fn a_host_that_leaves_is_not_waited_for() {
         let l = lockstep(2, 2);
+        let other = Seat::take(&l, 1).await;
         let waiter = {
             let l = l.clone();
             tokio::spawn(async move {
-                let mut fork = Some(l.fork().await);
-                l.arrive(0, before_task(2), &mut fork).await
+                let mut seat = Seat::take(&l, 0).await;
+                seat.arrive(POINTS.before_task(2)).await
             })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!waiter.is_finished());
-        l.leave(1);
-        assert!(waiter.await.unwrap());
         assert_eq!(l.first_in_play(), Some(0));
+        drop(other);
+        assert!(waiter.await.unwrap());
+        assert_eq!(l.first_in_play(), None, "both seats are given up");
     }
 
     #[tokio::test]
@@ -176,11 +245,10 @@ mod tests {
         for host in 0..3 {
             let l = l.clone();
             handles.push(tokio::spawn(async move {
-                let mut fork = Some(l.fork().await);
-                assert!(l.arrive(host, before_task(0), &mut fork).await);
-                assert!(l.arrive(host, after_task(0), &mut fork).await);
-                assert!(fork.is_some());
-                l.leave(host);
+                let mut seat = Seat::take(&l, host).await;
+                assert!(seat.arrive(POINTS.before_task(0)).await);
+                assert!(seat.arrive(POINTS.after_task(0)).await);
+                assert!(seat.fork.is_some());
             }));
         }
         for h in handles {
@@ -195,8 +263,8 @@ mod tests {
     async fn an_interrupt_ends_the_wait() {
         let interrupt = Arc::new(Interrupt::default());
         let l = Lockstep::new(2, Arc::new(Semaphore::new(2)), interrupt.clone());
-        let mut fork = Some(l.fork().await);
+        let mut seat = Seat::take(&l, 0).await;
         interrupt.request(super::super::interrupt::Signal::Int);
-        assert!(!l.arrive(0, before_task(0), &mut fork).await);
+        assert!(!seat.arrive(POINTS.before_task(0)).await);
     }
 }

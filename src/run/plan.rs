@@ -293,23 +293,32 @@ pub struct PlanInput<'a> {
 }
 
 /// The host's variables with every name known only at run time standing for an unknown value,
-/// in its own variables and in every host's `hostvars` (their registered results and facts).
-fn with_unknowns(vars: &Map<String, Json>, runtime_names: &[String]) -> Value {
+/// and `hostvars` as the run will have it (see `hostvars_with_unknowns`).
+fn with_unknowns(vars: &Map<String, Json>, runtime_names: &[String], hostvars: &Value) -> Value {
     let mut map = with_unknowns_of(vars, runtime_names);
-    if let Some(Json::Object(hostvars)) = vars.get("hostvars") {
-        let hosts: std::collections::BTreeMap<String, Value> = hostvars
-            .iter()
-            .map(|(host, own)| {
-                let own = match own {
-                    Json::Object(o) => Value::from(with_unknowns_of(o, runtime_names)),
-                    other => Value::from(minijinja::value::Serde(other)),
-                };
-                (host.clone(), own)
-            })
-            .collect();
-        map.insert("hostvars".into(), Value::from(hosts));
-    }
+    map.insert("hostvars".into(), hostvars.clone());
     Value::from(map)
+}
+
+/// `hostvars` with what the run's hosts will have registered standing for unknown values. Not
+/// their facts: those are gathered on a host only when one of its own tasks needs them.
+fn hostvars_with_unknowns(hostvars: &Json, hosts: &[String], registered: &[String]) -> Value {
+    let Json::Object(all) = hostvars else {
+        return Value::from(minijinja::value::Serde(hostvars));
+    };
+    let entries: std::collections::BTreeMap<String, Value> = all
+        .iter()
+        .map(|(host, own)| {
+            let value = match own {
+                Json::Object(o) if hosts.contains(host) => {
+                    Value::from(with_unknowns_of(o, registered))
+                }
+                other => Value::from(minijinja::value::Serde(other)),
+            };
+            (host.clone(), value)
+        })
+        .collect();
+    Value::from(entries)
 }
 
 fn with_unknowns_of(
@@ -403,7 +412,8 @@ pub fn plan_hosts(input: PlanInput) -> Result<Vec<HostPlan>, PlanError> {
     });
     let env = &shared.env;
     let file = &shared.task_file;
-    let mut runtime_names = file.registered_names();
+    let registered_names = file.registered_names();
+    let mut runtime_names = registered_names.clone();
     runtime_names.extend(super::facts::FACT_NAMES.iter().map(|s| s.to_string()));
     let mut keys = HashMap::new();
     // Problem text -> hosts that have it, in order of discovery.
@@ -411,6 +421,7 @@ pub fn plan_hosts(input: PlanInput) -> Result<Vec<HostPlan>, PlanError> {
     let mut plans = Vec::new();
     let groups = groups_variable(inv);
     let hostvars = hostvars_variable(env, inv, &groups, input.extra_vars);
+    let hostvars_unknowns = hostvars_with_unknowns(&hostvars, &hosts, &registered_names);
     for host in &hosts {
         let magic = Shared {
             groups: &groups,
@@ -429,7 +440,7 @@ pub fn plan_hosts(input: PlanInput) -> Result<Vec<HostPlan>, PlanError> {
             }
         };
         let value = Value::from(minijinja::value::Serde(&vars));
-        let value_unknowns = with_unknowns(&vars, &runtime_names);
+        let value_unknowns = with_unknowns(&vars, &runtime_names, &hostvars_unknowns);
         let ctx = PrepareCtx {
             env,
             vars: &value,

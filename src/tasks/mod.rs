@@ -434,10 +434,10 @@ const OTHER_HOSTS_VARIABLES: &[&str] = &[
     "ansible_play_batch",
 ];
 
-/// Whether `text` uses one of `words` as a whole identifier.
-fn uses_word(text: &str, words: &[&str]) -> bool {
+/// Whether `text` (a task's or a template's) uses a variable through which it sees other hosts.
+pub fn mentions_other_hosts(text: &str) -> bool {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .any(|w| words.contains(&w))
+        .any(|w| OTHER_HOSTS_VARIABLES.contains(&w))
 }
 
 struct TaskFileVisitor;
@@ -545,7 +545,28 @@ impl TaskFile {
         file.display = display.to_string();
         file.check_notify()?;
         file.mark_other_host_mentions(text);
+        file.check_run_once()?;
         Ok(file)
+    }
+
+    fn check_run_once(&self) -> Result<(), TaskFileError> {
+        if let Some(h) = self.handlers.iter().find(|h| h.run_once) {
+            return Err(self.error(
+                h.pos,
+                "`run_once` is for tasks: a handler runs on the hosts that notified it".into(),
+            ));
+        }
+        if let Some(t) = self
+            .tasks
+            .iter()
+            .find(|t| t.run_once && t.module_name == meta::KIND)
+        {
+            return Err(self.error(
+                t.pos,
+                "`run_once` does not apply to `meta`: handlers are flushed on every host".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// A task's text runs from its first line to the line before the next task's (of either
@@ -567,7 +588,7 @@ impl TaskFile {
                 .map(|s| s - 1)
                 .unwrap_or(lines.len());
             let own = lines.get(first..end.max(first)).unwrap_or_default();
-            task.mentions_other_hosts = own.iter().any(|l| uses_word(l, OTHER_HOSTS_VARIABLES));
+            task.mentions_other_hosts = own.iter().any(|l| mentions_other_hosts(l));
         }
     }
 
@@ -817,7 +838,20 @@ impl TaskDef {
         self.run_once
             || self.mentions_other_hosts
             || self.module_name == meta::KIND
-            || REACHES_BEYOND_ITS_HOST.contains(&self.module_name.as_str())
+            || self.reaches_beyond_its_host()
+    }
+
+    /// The module can change other hosts (or read them): what this host saw of itself before
+    /// may be stale once it ran anywhere.
+    pub fn reaches_beyond_its_host(&self) -> bool {
+        REACHES_BEYOND_ITS_HOST.contains(&self.module_name.as_str())
+    }
+
+    pub fn template_source(&self) -> Option<&str> {
+        match &self.module {
+            ModuleCall::Template(args) => Some(args.source()),
+            _ => None,
+        }
     }
 
     /// The task for one host, or one task per item of its `loop`, each with `item` set.

@@ -19,6 +19,11 @@ pub struct TemplateArgs {
 }
 
 impl TemplateArgs {
+    /// The template's name as written (it may itself be a template).
+    pub fn source(&self) -> &str {
+        &self.src.value
+    }
+
     pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let name = ctx.render(&self.src)?;
         let at_src = |message: String| FieldError {

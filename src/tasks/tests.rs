@@ -265,3 +265,13 @@ fn strategy_is_linear_or_free() {
         "{e}"
     );
 }
+
+#[test]
+fn run_once_is_refused_on_handlers_and_meta() {
+    let e = err(
+        "tasks:\n  - command: hostname\n    notify: h\nhandlers:\n  - name: h\n    command: hostname\n    run_once: true\n",
+    );
+    assert!(e.contains("`run_once` is for tasks"), "{e}");
+    let e = err("tasks:\n  - meta: flush_handlers\n    run_once: true\n");
+    assert!(e.contains("`run_once` does not apply to `meta`"), "{e}");
+}
