@@ -20,6 +20,9 @@ const TASKS: &str = r#"tasks:
   - name: a token
     command: "echo token-{{ inventory_hostname }}"
     register: token
+  - name: a registered result is defined for the tasks after it
+    copy: {dest: /tmp/defined, content: "{{ 'token defined' if token is defined else 'no token' }}\n"}
+    when: token is defined
   - name: the other host's state, written one task earlier there
     uri: {url: "http://{{ hostvars[peer].ip }}:8000/state", return_content: true}
     register: seen
@@ -80,6 +83,7 @@ async fn outcome(hosts: &[Host]) -> Vec<String> {
     let mut all = Vec::new();
     for h in hosts {
         for file in [
+            "/tmp/defined",
             "/tmp/seen",
             "/tmp/picked",
             "/tmp/handler-saw",
@@ -117,10 +121,12 @@ async fn a_task_sees_other_hosts_as_ansible_does() {
     assert_eq!(
         got,
         [
+            "h1 /tmp/defined: token defined\n",
             "h1 /tmp/seen: written by h2\ntoken-h2\n",
             "h1 /tmp/picked: picked h1\n",
             "h1 /tmp/handler-saw: restarted h2\n",
             "h1 /tmp/after-flush: restarted h2\n",
+            "h2 /tmp/defined: token defined\n",
             "h2 /tmp/seen: written by h1\ntoken-h1\n",
             "h2 /tmp/picked: picked h1\n",
             "h2 /tmp/handler-saw: restarted h1\n",
@@ -177,10 +183,12 @@ async fn one_fork_for_two_hosts_keeps_the_order() {
     assert_eq!(
         outcome(&two.hosts).await,
         [
+            "h1 /tmp/defined: token defined\n",
             "h1 /tmp/seen: written by h2\ntoken-h2\n",
             "h1 /tmp/picked: picked h1\n",
             "h1 /tmp/handler-saw: restarted h2\n",
             "h1 /tmp/after-flush: restarted h2\n",
+            "h2 /tmp/defined: token defined\n",
             "h2 /tmp/seen: written by h1\ntoken-h1\n",
             "h2 /tmp/picked: picked h1\n",
             "h2 /tmp/handler-saw: restarted h1\n",

@@ -343,10 +343,24 @@ fn plan_task(
     def: &TaskDef,
     index: usize,
     file: &TaskFile,
-    ctx: &PrepareCtx,
-    ctx_unknowns: &PrepareCtx,
+    (ctx, ctx_unknowns): (&PrepareCtx, &PrepareCtx),
+    runtime_names: &[String],
     default_become: bool,
 ) -> Result<Vec<Slot>, String> {
+    // A task that names a run-time value waits for it even when it would render now: `when:
+    // result is defined` must see the result, not its absence before the run.
+    if def.uses_any(runtime_names) {
+        return match def.prepare_all(index, file, ctx_unknowns, default_become) {
+            Ok(_) => Ok(vec![Slot::Deferred(index)]),
+            Err(e) if e.is_undefined() => Err(e.to_string()),
+            // Unknown values used in ways a stand-in cannot follow (a filter on one): an error
+            // that does not come from them is reported now, the rest when the task runs.
+            Err(_) => match def.prepare_all(index, file, ctx, default_become) {
+                Err(e) if !e.is_undefined() => Err(e.to_string()),
+                _ => Ok(vec![Slot::Deferred(index)]),
+            },
+        };
+    }
     match def.prepare_all(index, file, ctx, default_become) {
         Ok(tasks) => Ok(tasks
             .into_iter()
@@ -457,8 +471,8 @@ pub fn plan_hosts(input: PlanInput) -> Result<Vec<HostPlan>, PlanError> {
                     d,
                     i,
                     file,
-                    &ctx,
-                    &ctx_unknowns,
+                    (&ctx, &ctx_unknowns),
+                    &runtime_names,
                     shared.default_become,
                 )?);
             }

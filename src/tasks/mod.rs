@@ -230,9 +230,9 @@ pub struct TaskDef {
     pub loop_items: Option<Spanned<serde_json::Value>>,
     /// `run_once: true`: runs on the first host of the play; its result is every host's.
     pub run_once: bool,
-    /// The task's text names other hosts' variables or the play's hosts (`hostvars`,
-    /// `groups`, …); set by `TaskFile::parse`.
-    pub mentions_other_hosts: bool,
+    /// The identifiers in the task's text (set by `TaskFile::parse`): which variables it may
+    /// use, known before anything is rendered.
+    pub words: std::collections::BTreeSet<String>,
 }
 
 struct TaskVisitor;
@@ -334,7 +334,7 @@ impl<'de> Visitor<'de> for TaskVisitor {
             failed_when,
             loop_items,
             run_once,
-            mentions_other_hosts: false,
+            words: Default::default(),
         })
     }
 }
@@ -434,10 +434,14 @@ const OTHER_HOSTS_VARIABLES: &[&str] = &[
     "ansible_play_batch",
 ];
 
+fn identifiers(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+}
+
 /// Whether `text` (a task's or a template's) uses a variable through which it sees other hosts.
 pub fn mentions_other_hosts(text: &str) -> bool {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .any(|w| OTHER_HOSTS_VARIABLES.contains(&w))
+    identifiers(text).any(|w| OTHER_HOSTS_VARIABLES.contains(&w))
 }
 
 struct TaskFileVisitor;
@@ -544,7 +548,7 @@ impl TaskFile {
         })?;
         file.display = display.to_string();
         file.check_notify()?;
-        file.mark_other_host_mentions(text);
+        file.note_words(text);
         file.check_run_once()?;
         Ok(file)
     }
@@ -570,8 +574,9 @@ impl TaskFile {
     }
 
     /// A task's text runs from its first line to the line before the next task's (of either
-    /// list); a comment or key in between can only make a task a sync point it need not be.
-    fn mark_other_host_mentions(&mut self, text: &str) {
+    /// list); a comment or key in between can only make a task wait for run-time values, or
+    /// other hosts, when it need not.
+    fn note_words(&mut self, text: &str) {
         let lines: Vec<&str> = text.lines().collect();
         let mut starts: Vec<usize> = self
             .tasks
@@ -588,7 +593,11 @@ impl TaskFile {
                 .map(|s| s - 1)
                 .unwrap_or(lines.len());
             let own = lines.get(first..end.max(first)).unwrap_or_default();
-            task.mentions_other_hosts = own.iter().any(|l| mentions_other_hosts(l));
+            task.words = own
+                .iter()
+                .flat_map(|l| identifiers(l))
+                .map(String::from)
+                .collect();
         }
     }
 
@@ -836,9 +845,25 @@ impl TaskDef {
     /// (their variables, or over the network) or make them act (`run_once`, handlers).
     pub fn is_sync_point(&self) -> bool {
         self.run_once
-            || self.mentions_other_hosts
+            || self.mentions_other_hosts()
             || self.module_name == meta::KIND
             || self.reaches_beyond_its_host()
+    }
+
+    /// The task's text names other hosts' variables or the play's hosts (`hostvars`, `groups`, …).
+    pub fn mentions_other_hosts(&self) -> bool {
+        OTHER_HOSTS_VARIABLES
+            .iter()
+            .any(|v| self.words.contains(*v))
+    }
+
+    /// The task's text uses one of `names` (as a whole identifier) other than the name it
+    /// registers its own result under (its `changed_when`/`failed_when` see that one after it ran).
+    pub fn uses_any(&self, names: &[String]) -> bool {
+        names
+            .iter()
+            .filter(|n| self.register.as_ref() != Some(*n))
+            .any(|n| self.words.contains(n))
     }
 
     /// The module can change other hosts (or read them): what this host saw of itself before
