@@ -191,6 +191,8 @@ pub struct Connection {
     label: String,
     /// True when this connection recorded the host's key in known_hosts for the first time.
     pub learned_host_key: bool,
+    /// Commands run so far, each one round trip.
+    commands: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug, Clone)]
@@ -318,11 +320,19 @@ impl Connection {
             handle,
             label,
             learned_host_key,
+            commands: Default::default(),
         })
+    }
+
+    /// How many commands (round trips) ran over this connection.
+    pub fn round_trips(&self) -> usize {
+        self.commands.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs a command through the login shell, feeding `stdin` if given, and collects its output.
     pub async fn exec(&self, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput, SshError> {
+        self.commands
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let proto = |reason: String| SshError::Protocol {
             target: self.label.clone(),
             reason,

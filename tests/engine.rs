@@ -83,6 +83,21 @@ async fn role_on_three_hosts_then_second_run_changes_nothing() {
         assert_eq!(h.sh("wc -l < /tmp/reloads").await.trim(), "1");
     }
 
+    // Warm, each host makes two round trips: the looks of all tasks, and the probe command
+    // that runs every time. Meeting the other hosts at the command adds none.
+    let warm = run_role(
+        dir.path(),
+        "web",
+        &tasks,
+        &["-e", "app_port=8080", "--json"],
+    )
+    .await;
+    assert_eq!(warm.status, 0, "{}", warm.stderr);
+    for host in warm.json()["hosts"].as_array().unwrap() {
+        assert_eq!(host["stats"]["changed"], 0, "{host}");
+        assert_eq!(host["round_trips"], 2, "{host}");
+    }
+
     // A changed variable changes the file, and only that, and notifies the handler.
     let third = run_role(
         dir.path(),

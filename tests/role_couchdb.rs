@@ -79,6 +79,28 @@ fn standin_repository(dir: &Path) -> std::path::PathBuf {
     repo
 }
 
+/// Serves the stand-in's repository on the project's network and writes a configure.json for
+/// the couchdb role (`role`: its settings; `more_vars`: `, "name": value` pairs). The server
+/// stops when what is returned is dropped.
+async fn configure(
+    dir: &Path,
+    project: &str,
+    role: &str,
+    more_vars: &str,
+) -> testcontainers::ContainerAsync<testcontainers::GenericImage> {
+    let repo = standin_repository(dir);
+    let (server, repo_ip) = start_web_server_on(&repo, Some(&format!("provision-{project}"))).await;
+    std::fs::write(
+        dir.join("configure.json"),
+        format!(
+            r#"{{"project": "{project}", "cloud": "docker", "roles": {{"couchdb": {role}}},
+  "vars": {{"couchdb_repo_url": "http://{repo_ip}/", "couchdb_repo_key_url": "http://{repo_ip}/key.asc"{more_vars}}}}}"#
+        ),
+    )
+    .unwrap();
+    server
+}
+
 /// How many times CouchDB started on each node.
 fn starts(project: &DockerProject, nodes: &[String]) -> Vec<usize> {
     nodes
@@ -132,18 +154,13 @@ async fn three_node_cluster_rerun_and_scale_up_to_four() {
     let d = dir.path();
     let project = DockerProject::new();
     let p = project.0.clone();
-    let repo = standin_repository(d);
-    let (_server, repo_ip) = start_web_server_on(&repo, Some(&format!("provision-{p}"))).await;
-    std::fs::write(
-        d.join("configure.json"),
-        format!(
-            r#"{{"project": "{p}", "cloud": "docker",
-  "roles": {{"couchdb": {{"count": 3, "volume": {{"size": 40}}}}}},
-  "vars": {{"couchdb_repo_url": "http://{repo_ip}/", "couchdb_repo_key_url": "http://{repo_ip}/key.asc",
-           "couchdb_databases": ["tweets", "users"]}}}}"#
-        ),
+    let _server = configure(
+        d,
+        &p,
+        r#"{"count": 3, "volume": {"size": 40}}"#,
+        r#", "couchdb_databases": ["tweets", "users"]"#,
     )
-    .unwrap();
+    .await;
 
     let first = provision(d, &["couchdb"]).await;
     assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
@@ -333,16 +350,7 @@ async fn one_node_gets_its_system_databases_and_one_copy_of_each_shard() {
     let d = dir.path();
     let project = DockerProject::new();
     let p = project.0.clone();
-    let repo = standin_repository(d);
-    let (_server, repo_ip) = start_web_server_on(&repo, Some(&format!("provision-{p}"))).await;
-    std::fs::write(
-        d.join("configure.json"),
-        format!(
-            r#"{{"project": "{p}", "cloud": "docker", "roles": {{"couchdb": {{"count": 1}}}},
-  "vars": {{"couchdb_repo_url": "http://{repo_ip}/", "couchdb_repo_key_url": "http://{repo_ip}/key.asc"}}}}"#
-        ),
-    )
-    .unwrap();
+    let _server = configure(d, &p, r#"{"count": 1}"#, "").await;
     let first = provision(d, &["couchdb"]).await;
     assert_eq!(first.status, 0, "{}\n{}", first.stdout, first.stderr);
     let secrets: serde_json::Value =

@@ -560,19 +560,7 @@ async fn leave_task(
         }
         None => format!("run_once: {runner_name} left the play before finishing this task"),
     };
-    let r = TaskResult {
-        name: def
-            .name
-            .as_ref()
-            .map(|n| n.value.clone())
-            .unwrap_or_else(|| def.module_name.clone()),
-        module: def.module_name.clone(),
-        status: Status::Failed,
-        message: failure,
-        diff: None,
-        handler: false,
-        duration_ms: 0,
-    };
+    let r = not_run(def, Status::Failed, failure);
     run.announce(&r);
     report.push(r);
     AfterTask::Failed
@@ -828,6 +816,7 @@ pub(super) async fn run_host(
         .await;
     }
     drop(seat);
+    report.round_trips = conn.round_trips();
     conn.close().await;
     report.set_duration(started.elapsed());
     bar.finish();
@@ -837,20 +826,18 @@ pub(super) async fn run_host(
 /// The result of a task that could not be rendered during the run. In check mode the values it
 /// waits for may come from tasks that check mode did not run: it is skipped, not failed.
 fn unrenderable(def: &TaskDef, message: String, options: &RunOptions) -> TaskResult {
-    let name = match &def.name {
-        Some(n) => n.value.clone(),
-        None => def.module_name.clone(),
-    };
-    let (status, message) = if options.check && crate::render::is_undefined_message(&message) {
-        (
-            Status::Skipped,
-            format!("check mode: needs a result that check mode did not produce ({message})"),
-        )
-    } else {
-        (Status::Failed, message)
-    };
+    if options.check && crate::render::is_undefined_message(&message) {
+        let message =
+            format!("check mode: needs a result that check mode did not produce ({message})");
+        return not_run(def, Status::Skipped, message);
+    }
+    not_run(def, Status::Failed, message)
+}
+
+/// The result of a task that did not run on this host.
+fn not_run(def: &TaskDef, status: Status, message: String) -> TaskResult {
     TaskResult {
-        name,
+        name: def.display_name(),
         module: def.module_name.clone(),
         status,
         message,

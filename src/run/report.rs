@@ -49,6 +49,8 @@ pub struct HostReport {
     /// The run was interrupted before this host finished its tasks.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// Commands run on the host, each one round trip: the batched looks, the steps, facts.
+    pub round_trips: usize,
 }
 
 impl HostReport {
@@ -62,6 +64,7 @@ impl HostReport {
             duration_ms: 0,
             host_key_recorded: false,
             interrupted: false,
+            round_trips: 0,
         }
     }
 

@@ -850,6 +850,14 @@ impl TaskDef {
             || self.reaches_beyond_its_host()
     }
 
+    /// The task's name as written, or its module's when it has none.
+    pub fn display_name(&self) -> String {
+        match &self.name {
+            Some(n) => n.value.clone(),
+            None => self.module_name.clone(),
+        }
+    }
+
     /// The task's text names other hosts' variables or the play's hosts (`hostvars`, `groups`, …).
     pub fn mentions_other_hosts(&self) -> bool {
         OTHER_HOSTS_VARIABLES
@@ -944,10 +952,7 @@ impl TaskDef {
             // Nothing is rendered: the arguments may use `item`.
             return Ok(vec![PreparedTask {
                 index,
-                name: match &self.name {
-                    Some(n) => n.value.clone(),
-                    None => self.module_name.clone(),
-                },
+                name: self.display_name(),
                 module: Box::new(Skipped(self.module_name.clone())),
                 become_user: None,
                 skip: Some("the loop has no items".into()),
