@@ -86,7 +86,12 @@ pub async fn run_plans(
     let options = Arc::new(options);
     let forks = Arc::new(Semaphore::new(options.forks.max(1)));
     let names: Vec<String> = plans.iter().map(|p| p.target.name.clone()).collect();
-    let play = Arc::new(Play::new(&first.shared, names, &options, forks));
+    let play = Arc::new(Play::new(
+        &first.shared,
+        names,
+        options.interrupt.clone(),
+        forks,
+    ));
     let mut handles = Vec::new();
     for (number, plan) in plans.into_iter().enumerate() {
         let options = options.clone();

@@ -1,8 +1,9 @@
 //! What the hosts of one run share while it goes on: where they meet (`lockstep`), what each
 //! registered (other hosts read it through `hostvars`), and the tasks run once for all.
 
+use super::RunShared;
+use super::interrupt::Interrupt;
 use super::lockstep::{Lockstep, Points};
-use super::{RunOptions, RunShared};
 use crate::tasks::{Strategy, TaskDef};
 use serde_json::{Map, Value as Json};
 use std::collections::{HashMap, HashSet};
@@ -45,14 +46,14 @@ impl Play {
     pub fn new(
         shared: &RunShared,
         names: Vec<String>,
-        options: &RunOptions,
+        interrupt: Arc<Interrupt>,
         forks: Arc<Semaphore>,
     ) -> Play {
         let file = &shared.task_file;
         let linear = file.strategy == Strategy::Linear;
         let syncs = |t: &TaskDef| t.run_once || (linear && is_sync_point(t, shared));
         Play {
-            lockstep: Lockstep::new(names.len(), forks, options.interrupt.clone()),
+            lockstep: Lockstep::new(names.len(), forks, interrupt),
             points: Points::new(file.handlers.len()),
             names,
             task_syncs: file.tasks.iter().map(syncs).collect(),
@@ -139,5 +140,53 @@ fn is_sync_point(task: &TaskDef, shared: &RunShared) -> bool {
             .template(src)
             .map(|t| crate::tasks::mentions_other_hosts(&t.text))
             .unwrap_or(true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roles::RoleSource;
+    use crate::tasks::TaskFile;
+
+    #[test]
+    fn a_template_that_names_other_hosts_is_a_sync_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let tasks = dir.path().join("tasks");
+        std::fs::create_dir_all(&tasks).unwrap();
+        std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+        std::fs::write(
+            dir.path().join("templates/peers.j2"),
+            "{% for h in groups['web'] %}{{ hostvars[h].ip }}\n{% endfor %}",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("templates/own.j2"),
+            "{{ inventory_hostname }}\n",
+        )
+        .unwrap();
+        let file = TaskFile::parse(
+            "t.yml",
+            "tasks:\n  - template: {src: peers.j2, dest: /tmp/a}\n  - template: {src: own.j2, dest: /tmp/b}\n  - template: {src: \"{{ name }}.j2\", dest: /tmp/c}\n",
+        )
+        .unwrap();
+        let shared = RunShared {
+            env: crate::render::environment(),
+            task_file: file,
+            roles: RoleSource::new(Some(&tasks)),
+            default_become: false,
+        };
+        let play = Play::new(
+            &shared,
+            vec!["h1".into()],
+            Arc::new(Interrupt::default()),
+            Arc::new(Semaphore::new(1)),
+        );
+        let syncs: Vec<bool> = (0..3).map(|i| play.task_syncs(i)).collect();
+        assert_eq!(
+            syncs,
+            [true, false, true],
+            "a template named per host may name anyone"
+        );
     }
 }
