@@ -422,5 +422,12 @@ mod tests {
         let r = u.registered(&out("{\"state\":\"cluster_finished\"}\n200"));
         assert_eq!(r["status"], 200);
         assert_eq!(r["json"]["state"], "cluster_finished");
+        assert!(r.get("content").is_none(), "content only when asked for");
+        let asked = Uri {
+            return_content: true,
+            ..uri("GET", None)
+        };
+        let r = asked.registered(&out("plain text\n200"));
+        assert_eq!(r["content"], "plain text");
     }
 }
