@@ -327,7 +327,17 @@ async fn wait_one(
                 pinned = true;
             }
         }
-        match Connection::open(&target, &options).await {
+        let connected = if pinned || !cloud.always_reports_host_keys() {
+            Connection::open(&target, &options).await
+        } else {
+            // sshd may start listening between the look at the keys and a connection, which
+            // would then take its key on first sight: wait for the keys instead.
+            Err(SshError::Protocol {
+                target: instance.name.clone(),
+                reason: "the cloud has not reported the host keys yet".into(),
+            })
+        };
+        match connected {
             Ok(conn) => {
                 let answered = conn.exec("true", None).await;
                 let learned = conn.learned_host_key;

@@ -363,6 +363,11 @@ impl Cloud for Docker {
         (instance.private_ip.clone(), 22)
     }
 
+    /// The keys are read once sshd listens, so an empty answer means "not yet".
+    fn always_reports_host_keys(&self) -> bool {
+        true
+    }
+
     async fn ensure_role_volume(
         &self,
         _instance: &Instance,

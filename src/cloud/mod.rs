@@ -219,6 +219,11 @@ pub trait Cloud: Send + Sync {
     /// The instance's SSH host keys (`type base64` lines) as the cloud itself reports them,
     /// through its API: empty when it does not (yet).
     async fn host_keys(&self, instance: &Instance) -> Result<Vec<String>, CloudError>;
+    /// The cloud reports the host keys whenever SSH answers: no connection is tried before
+    /// they are pinned (otherwise a host whose keys never show is accepted on first sight).
+    fn always_reports_host_keys(&self) -> bool {
+        false
+    }
     /// Where provision reaches the instance over SSH.
     fn ssh_address(&self, instance: &Instance) -> (String, u16);
     /// Makes sure the instance has a volume of the role attached at `device`.
