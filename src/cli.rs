@@ -160,7 +160,7 @@ pub struct CloudArgs {
     /// Seconds to wait for a state change before giving up.
     #[arg(long = "wait-timeout", global = true, default_value_t = 600)]
     pub wait_timeout: u64,
-    /// The cloud: `docker` (local containers, no configure.json needed) or `ec2`; default:
+    /// The cloud: `docker` (local containers, no configure.json needed), `ec2` or `openstack`; default:
     /// configure.json's `cloud`.
     #[arg(long, global = true, value_enum)]
     pub cloud: Option<crate::config::CloudKind>,

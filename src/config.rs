@@ -53,6 +53,9 @@ pub enum CloudKind {
     Ec2,
     /// Local Docker containers of the project's host image.
     Docker,
+    /// An OpenStack cloud (Nectar) through Keystone, Nova, Cinder, Glance and Neutron; the
+    /// credentials come from clouds.yaml or the `OS_*` variables.
+    Openstack,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -91,7 +94,9 @@ impl<'de> Deserialize<'de> for CloudConfig {
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = CloudConfig;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object with endpoint, region and availability_zone, or \"docker\"")
+                f.write_str(
+                    "an object with endpoint, region and availability_zone, or \"openstack\", or \"docker\"",
+                )
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<CloudConfig, E> {
                 match v {
@@ -99,8 +104,12 @@ impl<'de> Deserialize<'de> for CloudConfig {
                         kind: CloudKind::Docker,
                         ..CloudConfig::default()
                     }),
+                    "openstack" => Ok(CloudConfig {
+                        kind: CloudKind::Openstack,
+                        ..CloudConfig::default()
+                    }),
                     other => Err(E::custom(format!(
-                        "`{other}` is not a cloud: write \"docker\", or an object with endpoint and region for EC2"
+                        "`{other}` is not a cloud: write \"openstack\", \"docker\", or an object with endpoint and region for EC2"
                     ))),
                 }
             }
@@ -138,6 +147,18 @@ pub struct InstanceConfig {
     pub security_groups: Vec<String>,
     #[serde(default = "default_ssh_user")]
     pub ssh_user: String,
+    /// OpenStack: the flavor by name or id (`m3.medium`); stands for instance_type.
+    #[serde(default)]
+    pub flavor: String,
+    /// OpenStack: the image by name or id; stands for image_id.
+    #[serde(default)]
+    pub image: String,
+    /// OpenStack: the zone servers and volumes go to (`melbourne-qh2-uom`).
+    #[serde(default)]
+    pub availability_zone: String,
+    /// OpenStack: the network whose address SSH uses; needed when the project sees several.
+    #[serde(default)]
+    pub network: String,
 }
 
 fn default_ssh_user() -> String {
@@ -153,6 +174,10 @@ impl Default for InstanceConfig {
             key_file: String::new(),
             security_groups: Vec::new(),
             ssh_user: default_ssh_user(),
+            flavor: String::new(),
+            image: String::new(),
+            availability_zone: String::new(),
+            network: String::new(),
         }
     }
 }
@@ -163,6 +188,7 @@ pub fn example(kind: CloudKind) -> &'static str {
     match kind {
         CloudKind::Ec2 => include_str!("../examples/configure.ec2.json"),
         CloudKind::Docker => include_str!("../examples/configure.docker.json"),
+        CloudKind::Openstack => include_str!("../examples/configure.openstack.json"),
     }
 }
 
@@ -176,6 +202,9 @@ pub struct VolumeConfig {
     pub size: u32,
     #[serde(default = "default_device")]
     pub device: String,
+    /// OpenStack: the Cinder volume type; the cloud's default when absent.
+    #[serde(default, rename = "type")]
+    pub volume_type: Option<String>,
 }
 
 fn default_device() -> String {
@@ -186,6 +215,8 @@ fn default_device() -> String {
 #[serde(deny_unknown_fields)]
 pub struct RoleConfig {
     pub instance_type: Option<String>,
+    /// OpenStack: stands for instance_type.
+    pub flavor: Option<String>,
     pub count: Option<u32>,
     pub volume: Option<VolumeConfig>,
 }
@@ -220,8 +251,28 @@ pub struct Config {
     pub vars: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub credentials: Option<Credentials>,
+    /// Which clouds.yaml entry, for `"cloud": "openstack"`.
+    #[serde(default)]
+    pub openstack: Option<OpenStackSettings>,
     #[serde(skip)]
     pub path: PathBuf,
+}
+
+/// `"openstack": {"cloud": "nectar"}`: where the OpenStack credentials are. They never live in
+/// configure.json: they come from clouds.yaml (this entry, or `OS_CLOUD`) or the `OS_*`
+/// variables of an openrc file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenStackSettings {
+    /// The entry of clouds.yaml; `OS_CLOUD` when absent.
+    #[serde(default)]
+    pub cloud: Option<String>,
+    /// Overrides clouds.yaml's `region_name`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Seconds one API call may wait for an answer.
+    #[serde(default = "default_call_timeout")]
+    pub timeout: u64,
 }
 
 impl Config {
@@ -237,6 +288,7 @@ impl Config {
             roles: IndexMap::new(),
             vars: serde_json::Map::new(),
             credentials: None,
+            openstack: None,
             path: path.to_owned(),
         }
     }
@@ -275,6 +327,9 @@ impl Config {
         })?;
         config.path = path.to_owned();
         config.check_values()?;
+        if config.cloud.kind == CloudKind::Openstack {
+            config.use_openstack_names();
+        }
         Ok(config)
     }
 
@@ -293,8 +348,34 @@ impl Config {
                 format!("`{}` must be letters, digits, `-` or `_`", self.project),
             ));
         }
-        if self.cloud.kind == CloudKind::Docker {
-            return self.check_roles();
+        if self.openstack.is_some() && self.cloud.kind != CloudKind::Openstack {
+            return Err(self.value_error(
+                "openstack",
+                "is for `\"cloud\": \"openstack\"`; remove it or set the cloud".into(),
+            ));
+        }
+        if self.cloud.kind != CloudKind::Openstack {
+            for (field, value) in [
+                ("instances.flavor", &self.instances.flavor),
+                ("instances.image", &self.instances.image),
+                (
+                    "instances.availability_zone",
+                    &self.instances.availability_zone,
+                ),
+                ("instances.network", &self.instances.network),
+            ] {
+                if !value.is_empty() {
+                    return Err(self.value_error(
+                        field,
+                        "is an OpenStack setting (`\"cloud\": \"openstack\"`)".into(),
+                    ));
+                }
+            }
+        }
+        match self.cloud.kind {
+            CloudKind::Docker => return self.check_roles(),
+            CloudKind::Openstack => return self.check_openstack(),
+            CloudKind::Ec2 => {}
         }
         let endpoint = &self.cloud.endpoint;
         let is_url = endpoint.starts_with("https://") || endpoint.starts_with("http://");
@@ -327,6 +408,66 @@ impl Config {
         self.check_roles()
     }
 
+    fn check_openstack(&self) -> Result<(), ConfigError> {
+        let settings = self.openstack.clone().unwrap_or_default();
+        if !(1..=3600).contains(&settings.timeout) {
+            return Err(self.value_error(
+                "openstack.timeout",
+                format!("{} s is outside 1..3600", settings.timeout),
+            ));
+        }
+        for (field, value, instead) in [
+            (
+                "instances.image_id",
+                &self.instances.image_id,
+                "instances.image",
+            ),
+            (
+                "instances.instance_type",
+                &self.instances.instance_type,
+                "instances.flavor",
+            ),
+        ] {
+            if !value.is_empty() {
+                return Err(self.value_error(
+                    field,
+                    format!("is an EC2 setting: on OpenStack write {instead} (a name or an id)"),
+                ));
+            }
+        }
+        for (field, value) in [
+            ("instances.flavor", &self.instances.flavor),
+            ("instances.image", &self.instances.image),
+            ("instances.key_name", &self.instances.key_name),
+            ("instances.key_file", &self.instances.key_file),
+            ("instances.ssh_user", &self.instances.ssh_user),
+        ] {
+            if value.trim().is_empty() {
+                return Err(self.value_error(field, "must be set for the OpenStack cloud".into()));
+            }
+        }
+        for (role, rc) in &self.roles {
+            if rc.instance_type.is_some() {
+                return Err(self.value_error(
+                    &format!("roles.{role}.instance_type"),
+                    format!("is an EC2 setting: on OpenStack write roles.{role}.flavor"),
+                ));
+            }
+        }
+        self.check_roles()
+    }
+
+    /// One model below the configuration: OpenStack's names fill the fields every cloud reads.
+    fn use_openstack_names(&mut self) {
+        self.instances.instance_type = self.instances.flavor.clone();
+        self.instances.image_id = self.instances.image.clone();
+        self.cloud.availability_zone = self.instances.availability_zone.clone();
+        self.cloud.timeout = self.openstack.as_ref().map_or(30, |o| o.timeout);
+        for rc in self.roles.values_mut() {
+            rc.instance_type = rc.flavor.clone();
+        }
+    }
+
     fn check_roles(&self) -> Result<(), ConfigError> {
         for (role, rc) in &self.roles {
             if !name_ok(role) {
@@ -340,11 +481,23 @@ impl Config {
                     self.value_error(&format!("roles.{role}.count"), "must be at least 1".into())
                 );
             }
+            if rc.flavor.is_some() && self.cloud.kind != CloudKind::Openstack {
+                return Err(self.value_error(
+                    &format!("roles.{role}.flavor"),
+                    "is an OpenStack setting: on EC2 write instance_type".into(),
+                ));
+            }
             if let Some(v) = &rc.volume {
                 if !(1..=16384).contains(&v.size) {
                     return Err(self.value_error(
                         &format!("roles.{role}.volume.size"),
                         format!("{} GiB is outside 1..16384", v.size),
+                    ));
+                }
+                if v.volume_type.is_some() && self.cloud.kind != CloudKind::Openstack {
+                    return Err(self.value_error(
+                        &format!("roles.{role}.volume.type"),
+                        "is an OpenStack setting (the Cinder volume type)".into(),
                     ));
                 }
                 if !v.device.starts_with("/dev/") {
@@ -498,7 +651,7 @@ mod tests {
     fn exact_messages() {
         assert_eq!(
             err(&GOOD.replace("\"key_name\"", "\"keyname\"")),
-            "configure.json:4:82: instances.keyname: unknown field `keyname`, expected one of `image_id`, `instance_type`, `key_name`, `key_file`, `security_groups`, `ssh_user`"
+            "configure.json:4:82: instances.keyname: unknown field `keyname`, expected one of `image_id`, `instance_type`, `key_name`, `key_file`, `security_groups`, `ssh_user`, `flavor`, `image`, `availability_zone`, `network`"
         );
         assert_eq!(
             err(&GOOD.replace("\"count\": 3", "\"count\": \"3\"")),
@@ -517,9 +670,9 @@ mod tests {
         assert_eq!(
             err(&GOOD.replace(
                 r#""cloud": {"endpoint""#,
-                r#""cloud": "openstack", "x": {"endpoint""#
+                r#""cloud": "nectar", "x": {"endpoint""#
             )),
-            "configure.json:3:22: cloud: `openstack` is not a cloud: write \"docker\", or an object with endpoint and region for EC2"
+            "configure.json:3:19: cloud: `nectar` is not a cloud: write \"openstack\", \"docker\", or an object with endpoint and region for EC2"
         );
         assert_eq!(
             err(&GOOD.replace("\"size\": 40", "\"size\": 0")),
@@ -582,5 +735,63 @@ mod tests {
         assert!(c.key_file().unwrap_err().to_string().contains("chmod 600"));
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(c.key_file().unwrap(), key);
+    }
+
+    #[test]
+    fn openstack_settings_by_the_names_nectar_users_know() {
+        let text = include_str!("../examples/configure.openstack.json");
+        let c = Config::parse(Path::new("configure.json"), text).unwrap();
+        assert_eq!(c.cloud.kind, CloudKind::Openstack);
+        assert_eq!(
+            c.openstack.as_ref().unwrap().cloud.as_deref(),
+            Some("nectar")
+        );
+        // Below the configuration there is one model: flavor and image fill the common fields.
+        assert_eq!(c.instance_type_for("couchdb"), "m3.medium");
+        assert_eq!(c.instance_type_for("webserver"), "m3.small");
+        assert_eq!(
+            c.instances.image_id,
+            "NeCTAR Ubuntu 22.04 LTS (Jammy) amd64"
+        );
+        assert_eq!(c.cloud.availability_zone, "melbourne-qh2-uom");
+        assert_eq!(c.cloud.timeout, 30);
+
+        let err = |text: &str| {
+            Config::parse(Path::new("configure.json"), text)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(&text.replace(
+                "\"flavor\": \"m3.small\"",
+                "\"instance_type\": \"m3.small\""
+            )),
+            "configure.json: instances.instance_type: is an EC2 setting: on OpenStack write instances.flavor (a name or an id)"
+        );
+        assert_eq!(
+            err(&text.replace("\"flavor\": \"m3.small\",", "")),
+            "configure.json: instances.flavor: must be set for the OpenStack cloud"
+        );
+        assert_eq!(
+            err(&text.replace(
+                "\"flavor\": \"m3.medium\"",
+                "\"instance_type\": \"m3.medium\""
+            )),
+            "configure.json: roles.couchdb.instance_type: is an EC2 setting: on OpenStack write roles.couchdb.flavor"
+        );
+        assert!(
+            err(&text.replace(
+                "\"openstack\": {\"cloud\": \"nectar\"}",
+                "\"openstack\": {\"clouds\": \"nectar\"}"
+            ))
+            .contains("openstack.clouds: unknown field `clouds`")
+        );
+        assert_eq!(
+            err(&GOOD.replace(
+                "\"security_groups\": [\"default\", \"ssh\"]}",
+                "\"security_groups\": [\"default\", \"ssh\"], \"flavor\": \"m3.small\"}"
+            )),
+            "configure.json: instances.flavor: is an OpenStack setting (`\"cloud\": \"openstack\"`)"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! Every step can be re-run: a later run finds what an earlier one made and goes on from there.
 
 use crate::cloud::wait::WaitOptions;
-use crate::cloud::{Cloud, CloudError, Instance, LaunchSpec, RoleVolume};
+use crate::cloud::{Cloud, CloudError, Instance, LaunchSpec, RoleVolume, VolumeSpec};
 use crate::config::{CloudKind, Config};
 use crate::known_hosts::{KnownHosts, Pinned};
 use crate::ssh::{ConnectOptions, Connection, SshError, Target};
@@ -163,6 +163,7 @@ pub async fn ensure_instances(
             security_groups: config.instances.security_groups.clone(),
             zone: config.cloud.availability_zone.clone(),
             first_index: crate::cloud::next_index(&existing, &config.project, role),
+            network: config.instances.network.clone(),
         };
         let launched = cloud
             .launch(&spec)
@@ -189,26 +190,29 @@ pub async fn ensure_instances(
 pub async fn ensure_volumes(
     cloud: &dyn Cloud,
     instances: &[Instance],
-    size_gib: u32,
-    device: &str,
+    spec: &VolumeSpec,
     wait: &WaitOptions,
     out: &dyn Say,
 ) -> Result<HashMap<String, String>, DeployError> {
+    let size_gib = spec.size_gib;
     let mut devices = HashMap::new();
     for instance in instances {
-        match cloud
-            .ensure_role_volume(instance, size_gib, device, wait)
-            .await
-        {
+        match cloud.ensure_role_volume(instance, spec, wait).await {
             Ok(RoleVolume::Attached(v)) => {
-                devices.insert(instance.id.clone(), v.device.clone());
+                devices.insert(instance.id.clone(), cloud.guest_device(&v));
             }
             Ok(RoleVolume::Created(v)) => {
+                let seen_as = cloud.guest_device(&v);
+                let guest = if seen_as == v.device {
+                    String::new()
+                } else {
+                    format!(", seen by the guest as {seen_as}")
+                };
                 out.say(&format!(
-                    "volume: {} ({} GiB) attached to {} at {}",
+                    "volume: {} ({} GiB) attached to {} at {}{guest}",
                     v.id, v.size_gib, instance.name, v.device
                 ));
-                devices.insert(instance.id.clone(), v.device.clone());
+                devices.insert(instance.id.clone(), seen_as);
             }
             Err(CloudError::Unsupported(why)) => {
                 out.say(&format!(
@@ -327,7 +331,7 @@ async fn wait_one(
                 pinned = true;
             }
         }
-        let connected = if pinned || !cloud.always_reports_host_keys() {
+        let connected = if pinned || started.elapsed() >= cloud.host_keys_patience() {
             Connection::open(&target, &options).await
         } else {
             // sshd may start listening between the look at the keys and a connection, which
@@ -344,7 +348,14 @@ async fn wait_one(
                 conn.close().await;
                 match answered {
                     Ok(o) if o.status == 0 => {
-                        if learned {
+                        if learned && pinned {
+                            out.say(&format!(
+                                "ssh: {} host key accepted on first sight: its type is not among \
+                                 the keys the {} cloud reported",
+                                instance.name,
+                                cloud.kind()
+                            ));
+                        } else if learned {
                             out.say(&format!(
                                 "ssh: {} host key accepted on first sight: the {} cloud reported none",
                                 instance.name,
@@ -572,6 +583,7 @@ pub fn cloud_name(kind: CloudKind) -> &'static str {
     match kind {
         CloudKind::Ec2 => "ec2",
         CloudKind::Docker => "docker",
+        CloudKind::Openstack => "openstack",
     }
 }
 

@@ -47,4 +47,22 @@ async fn init_writes_a_configuration_that_loads_and_never_overwrites() {
         "{}",
         ec2.stdout
     );
+
+    let os = provision(d, &["init", "--cloud", "openstack", "--config", "os.json"]).await;
+    assert_eq!(os.status, 0, "{}", os.stderr);
+    assert!(
+        os.stdout
+            .contains("for the openstack cloud (project `group25`)")
+            && os.stdout.contains("clouds.yaml"),
+        "{}",
+        os.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("os.json")).unwrap(),
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/configure.openstack.json")
+        )
+        .unwrap()
+    );
 }

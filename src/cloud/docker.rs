@@ -3,7 +3,7 @@
 //! For trying roles on a laptop before spending cloud quota; volumes are not supported.
 
 use super::wait::{self, WaitOptions};
-use super::{Cloud, CloudError, Instance, LaunchSpec, RoleVolume};
+use super::{Cloud, CloudError, Instance, LaunchSpec, RoleVolume, VolumeSpec};
 use serde_json::Value as Json;
 use std::path::Path;
 
@@ -364,15 +364,14 @@ impl Cloud for Docker {
     }
 
     /// The keys are read once sshd listens, so an empty answer means "not yet".
-    fn always_reports_host_keys(&self) -> bool {
-        true
+    fn host_keys_patience(&self) -> std::time::Duration {
+        std::time::Duration::MAX
     }
 
     async fn ensure_role_volume(
         &self,
         _instance: &Instance,
-        _size_gib: u32,
-        _device: &str,
+        _spec: &VolumeSpec,
         _options: &WaitOptions,
     ) -> Result<RoleVolume, CloudError> {
         Err(CloudError::Unsupported(

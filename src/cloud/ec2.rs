@@ -2,8 +2,8 @@
 
 use super::wait::{self, WaitOptions};
 use super::{
-    Cloud, CloudError, Instance, LaunchSpec, RoleVolume, Snapshot, TAG_NAME, TAG_PROJECT, TAG_ROLE,
-    Volume, hint_for,
+    Cloud, CloudError, Instance, LaunchSpec, RoleVolume, Snapshot, Storage, TAG_NAME, TAG_PROJECT,
+    TAG_ROLE, Volume, VolumeSpec, hint_for,
 };
 use crate::config::Config;
 use aws_sdk_ec2::Client;
@@ -38,9 +38,9 @@ where
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => CloudError::Unreachable {
             operation: operation.to_string(),
             endpoint: if endpoint.is_empty() {
-                "(AWS default)".into()
+                "the EC2 endpoint (AWS default)".into()
             } else {
-                endpoint.to_string()
+                format!("the EC2 endpoint {endpoint}")
             },
             reason: root_cause(&err),
         },
@@ -234,44 +234,6 @@ impl Ec2 {
         Ok(out)
     }
 
-    pub async fn list_volumes(&self) -> Result<Vec<Volume>, CloudError> {
-        let resp = self
-            .client
-            .describe_volumes()
-            .send()
-            .await
-            .map_err(|e| self.err("DescribeVolumes", e))?;
-        Ok(resp.volumes().iter().map(to_volume).collect())
-    }
-
-    pub async fn describe_volume(&self, id: &str) -> Result<Volume, CloudError> {
-        let resp = self
-            .client
-            .describe_volumes()
-            .volume_ids(id)
-            .send()
-            .await
-            .map_err(|e| self.err("DescribeVolumes", e))?;
-        resp.volumes()
-            .first()
-            .map(to_volume)
-            .ok_or_else(|| CloudError::NotFound(format!("volume {id} not found")))
-    }
-
-    pub async fn create_volume(
-        &self,
-        size_gib: u32,
-        zone: &str,
-        role: &str,
-    ) -> Result<Volume, CloudError> {
-        let name = if role.is_empty() {
-            format!("{}-volume", self.project)
-        } else {
-            format!("{}-{role}-volume", self.project)
-        };
-        self.create_volume_named(size_gib, zone, role, &name).await
-    }
-
     async fn create_volume_named(
         &self,
         size_gib: u32,
@@ -299,8 +261,49 @@ impl Ec2 {
         let id = resp.volume_id().unwrap_or_default().to_string();
         self.describe_volume(&id).await
     }
+}
 
-    pub async fn wait_volume(
+#[async_trait::async_trait]
+impl Storage for Ec2 {
+    async fn list_volumes(&self) -> Result<Vec<Volume>, CloudError> {
+        let resp = self
+            .client
+            .describe_volumes()
+            .send()
+            .await
+            .map_err(|e| self.err("DescribeVolumes", e))?;
+        Ok(resp.volumes().iter().map(to_volume).collect())
+    }
+
+    async fn describe_volume(&self, id: &str) -> Result<Volume, CloudError> {
+        let resp = self
+            .client
+            .describe_volumes()
+            .volume_ids(id)
+            .send()
+            .await
+            .map_err(|e| self.err("DescribeVolumes", e))?;
+        resp.volumes()
+            .first()
+            .map(to_volume)
+            .ok_or_else(|| CloudError::NotFound(format!("volume {id} not found")))
+    }
+
+    async fn create_volume(
+        &self,
+        size_gib: u32,
+        zone: &str,
+        role: &str,
+    ) -> Result<Volume, CloudError> {
+        let name = if role.is_empty() {
+            format!("{}-volume", self.project)
+        } else {
+            format!("{}-{role}-volume", self.project)
+        };
+        self.create_volume_named(size_gib, zone, role, &name).await
+    }
+
+    async fn wait_volume(
         &self,
         id: &str,
         wanted: &str,
@@ -322,7 +325,7 @@ impl Ec2 {
         .await
     }
 
-    pub async fn attach_volume(
+    async fn attach_volume(
         &self,
         volume: &str,
         instance: &str,
@@ -340,7 +343,7 @@ impl Ec2 {
     }
 
     /// Detaches from the instance it is attached to (some EC2 servers require the instance id).
-    pub async fn detach_volume(&self, volume: &Volume, force: bool) -> Result<(), CloudError> {
+    async fn detach_volume(&self, volume: &Volume, force: bool) -> Result<(), CloudError> {
         if volume.attached_to.is_empty() {
             return Err(CloudError::Refused(format!(
                 "volume {} is not attached to any instance",
@@ -358,7 +361,7 @@ impl Ec2 {
         Ok(())
     }
 
-    pub async fn delete_volume(&self, id: &str) -> Result<(), CloudError> {
+    async fn delete_volume(&self, id: &str) -> Result<(), CloudError> {
         self.client
             .delete_volume()
             .volume_id(id)
@@ -368,7 +371,7 @@ impl Ec2 {
         Ok(())
     }
 
-    pub async fn create_snapshot(
+    async fn create_snapshot(
         &self,
         volume: &str,
         description: &str,
@@ -399,7 +402,7 @@ impl Ec2 {
         })
     }
 
-    pub async fn list_snapshots(&self) -> Result<Vec<Snapshot>, CloudError> {
+    async fn list_snapshots(&self) -> Result<Vec<Snapshot>, CloudError> {
         let resp = self
             .client
             .describe_snapshots()
@@ -425,7 +428,7 @@ impl Ec2 {
             .collect())
     }
 
-    pub async fn delete_snapshot(&self, id: &str) -> Result<(), CloudError> {
+    async fn delete_snapshot(&self, id: &str) -> Result<(), CloudError> {
         self.client
             .delete_snapshot()
             .snapshot_id(id)
@@ -433,6 +436,39 @@ impl Ec2 {
             .await
             .map_err(|e| self.err("DeleteSnapshot", e))?;
         Ok(())
+    }
+
+    async fn wait_snapshot(
+        &self,
+        id: &str,
+        wanted: &str,
+        options: &WaitOptions,
+    ) -> Result<(), CloudError> {
+        wait::until(id, wanted, options, || async {
+            let found = self
+                .client
+                .describe_snapshots()
+                .snapshot_ids(id)
+                .send()
+                .await
+                .map_err(|e| self.err("DescribeSnapshots", e));
+            let state = match found {
+                Ok(resp) => resp
+                    .snapshots()
+                    .first()
+                    .and_then(|s| s.state())
+                    .map(|s| s.as_str().to_string()),
+                Err(e) if is_not_found(&e) => None,
+                Err(e) => return Err(e),
+            };
+            Ok(match state {
+                None if wanted == "deleted" => None,
+                None => Some("gone".to_string()),
+                Some(s) if s == wanted => None,
+                Some(s) => Some(s),
+            })
+        })
+        .await
     }
 }
 
@@ -519,10 +555,10 @@ impl Cloud for Ec2 {
     async fn ensure_role_volume(
         &self,
         instance: &Instance,
-        size_gib: u32,
-        device: &str,
+        spec: &VolumeSpec,
         options: &WaitOptions,
     ) -> Result<RoleVolume, CloudError> {
+        let (size_gib, device) = (spec.size_gib, spec.device.as_str());
         let volumes = self.list_volumes().await?;
         if let Some(v) = volumes
             .iter()

@@ -1,8 +1,10 @@
-//! Cloud resources as provision sees them, and the EC2 implementation. Every instance and volume
-//! provision creates carries the tags below, so lists can filter by role and later runs find them.
+//! Cloud resources as provision sees them, and the clouds: EC2, OpenStack, local Docker. Every
+//! instance and volume provision creates carries the tags (EC2) or metadata (OpenStack) below, so
+//! lists can filter by role and later runs find them.
 
 pub mod docker;
 pub mod ec2;
+pub mod openstack;
 pub mod wait;
 
 use serde::Serialize;
@@ -64,6 +66,18 @@ pub struct LaunchSpec {
     pub zone: String,
     /// Names are `<project>-<role>-<n>`, numbered from here.
     pub first_index: u32,
+    /// OpenStack: the network to attach (name or id); empty: the one the project has.
+    pub network: String,
+}
+
+/// The role's volume, as configure.json asks for it.
+#[derive(Debug, Clone)]
+pub struct VolumeSpec {
+    pub size_gib: u32,
+    /// The device asked for; clouds that decide it themselves (OpenStack on KVM) ignore it.
+    pub device: String,
+    /// OpenStack: the Cinder volume type; the cloud's default when absent.
+    pub volume_type: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +89,7 @@ pub enum CloudError {
         message: String,
         hint: Option<String>,
     },
-    #[error("{operation}: cannot reach the EC2 endpoint {endpoint}: {reason}")]
+    #[error("{operation}: cannot reach {endpoint}: {reason}")]
     Unreachable {
         operation: String,
         endpoint: String,
@@ -97,20 +111,26 @@ pub enum CloudError {
     Unsupported(String),
     #[error("{operation}: {message}")]
     Docker { operation: String, message: String },
+    /// Finding or reading the OpenStack credentials (clouds.yaml, OS_* variables).
+    #[error("{message}")]
+    Credentials { message: String, hint: String },
 }
 
 impl CloudError {
     pub fn hint(&self) -> Option<String> {
         match self {
             CloudError::Api { hint, .. } => hint.clone(),
-            CloudError::Unreachable { .. } => {
-                Some("check cloud.endpoint in configure.json and your network".into())
-            }
+            CloudError::Unreachable { endpoint, .. } => Some(if endpoint.starts_with("the EC2") {
+                "check cloud.endpoint in configure.json and your network".into()
+            } else {
+                "check auth_url in clouds.yaml (or OS_AUTH_URL) and your network".into()
+            }),
             CloudError::Timeout { .. } => Some(
                 "the cloud is slow (OpenStack terminations can take minutes): check later with \
                  `provision instance list`, or raise --wait-timeout"
                     .into(),
             ),
+            CloudError::Credentials { hint, .. } => Some(hint.clone()),
             CloudError::Docker { .. } => {
                 Some("is Docker running, and may this user use it? (`docker info` shows it)".into())
             }
@@ -200,7 +220,7 @@ pub enum RoleVolume {
 /// The operations the commands need, on EC2 or on local Docker containers.
 #[async_trait::async_trait]
 pub trait Cloud: Send + Sync {
-    /// `ec2` or `docker`, for messages.
+    /// `ec2`, `openstack` or `docker`, for messages.
     fn kind(&self) -> &'static str;
     async fn list_instances(&self, role: Option<&str>) -> Result<Vec<Instance>, CloudError>;
     async fn describe_instances(&self, ids: &[String]) -> Result<Vec<Instance>, CloudError>;
@@ -219,21 +239,74 @@ pub trait Cloud: Send + Sync {
     /// The instance's SSH host keys (`type base64` lines) as the cloud itself reports them,
     /// through its API: empty when it does not (yet).
     async fn host_keys(&self, instance: &Instance) -> Result<Vec<String>, CloudError>;
-    /// The cloud reports the host keys whenever SSH answers: no connection is tried before
-    /// they are pinned (otherwise a host whose keys never show is accepted on first sight).
-    fn always_reports_host_keys(&self) -> bool {
-        false
+    /// How long after an instance runs to wait for the cloud to report its host keys before a
+    /// first connection takes the key on first sight. Docker reports them whenever SSH answers
+    /// (wait as long as it takes); cloud-init prints them on the console a while after boot.
+    fn host_keys_patience(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
     }
     /// Where provision reaches the instance over SSH.
     fn ssh_address(&self, instance: &Instance) -> (String, u16);
-    /// Makes sure the instance has a volume of the role attached at `device`.
+    /// Makes sure the instance has a volume of the role attached.
     async fn ensure_role_volume(
         &self,
         instance: &Instance,
-        size_gib: u32,
-        device: &str,
+        spec: &VolumeSpec,
         options: &WaitOptions,
     ) -> Result<RoleVolume, CloudError>;
+    /// The path under which the guest sees an attached volume, for the role. Where the cloud
+    /// cannot promise the device name (KVM ignores the one asked for), a path made from the
+    /// volume id.
+    fn guest_device(&self, volume: &Volume) -> String {
+        volume.device.clone()
+    }
+}
+
+/// Volumes and snapshots (EC2 and OpenStack; the Docker cloud has none).
+#[async_trait::async_trait]
+pub trait Storage: Send + Sync {
+    async fn list_volumes(&self) -> Result<Vec<Volume>, CloudError>;
+    async fn describe_volume(&self, id: &str) -> Result<Volume, CloudError>;
+    /// A volume named after the project (and role, when given).
+    async fn create_volume(
+        &self,
+        size_gib: u32,
+        zone: &str,
+        role: &str,
+    ) -> Result<Volume, CloudError>;
+    /// Waits until the volume is `wanted` (`available`, `in-use`, or `deleted`: gone).
+    async fn wait_volume(
+        &self,
+        id: &str,
+        wanted: &str,
+        options: &WaitOptions,
+    ) -> Result<(), CloudError>;
+    async fn attach_volume(
+        &self,
+        volume: &str,
+        instance: &str,
+        device: &str,
+    ) -> Result<(), CloudError>;
+    async fn detach_volume(&self, volume: &Volume, force: bool) -> Result<(), CloudError>;
+    async fn delete_volume(&self, id: &str) -> Result<(), CloudError>;
+    async fn create_snapshot(
+        &self,
+        volume: &str,
+        description: &str,
+    ) -> Result<Snapshot, CloudError>;
+    async fn list_snapshots(&self) -> Result<Vec<Snapshot>, CloudError>;
+    async fn delete_snapshot(&self, id: &str) -> Result<(), CloudError>;
+    /// Waits until the snapshot is `wanted` (`deleted`: gone).
+    async fn wait_snapshot(
+        &self,
+        id: &str,
+        wanted: &str,
+        options: &WaitOptions,
+    ) -> Result<(), CloudError>;
+    /// The path under which the guest sees the volume (see [`Cloud::guest_device`]).
+    fn guest_device(&self, volume: &Volume) -> String {
+        volume.device.clone()
+    }
 }
 
 /// The SSH host keys cloud-init prints on the console between its markers.

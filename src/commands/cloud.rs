@@ -4,8 +4,11 @@ use super::{AppError, table};
 use crate::cli::{CloudArgs, InstanceAction, SnapshotAction, VolumeAction};
 use crate::cloud::docker::Docker;
 use crate::cloud::ec2::Ec2;
+use crate::cloud::openstack::OpenStack;
 use crate::cloud::wait::WaitOptions;
-use crate::cloud::{Cloud, CloudError, Instance, LaunchSpec, Snapshot, Volume, next_index};
+use crate::cloud::{
+    Cloud, CloudError, Instance, LaunchSpec, Snapshot, Storage, Volume, next_index,
+};
 use crate::config::{CloudKind, Config, ConfigError};
 use crate::run::progress::print_line;
 use crate::run::report::exit;
@@ -23,12 +26,14 @@ pub fn load_config(args: &CloudArgs) -> Result<Config, AppError> {
     if let Some(kind) = args.cloud
         && kind != config.cloud.kind
     {
-        if kind == CloudKind::Ec2 {
+        if kind != CloudKind::Docker {
+            let name = crate::deploy::cloud_name(kind);
             return Err(AppError::Config(ConfigError::Value {
                 path: config.path.display().to_string(),
                 field: "cloud".into(),
-                message: "--cloud ec2 needs the EC2 settings (endpoint, region) in configure.json"
-                    .into(),
+                message: format!(
+                    "--cloud {name} needs its settings in configure.json (`provision init --cloud {name}` writes an example)"
+                ),
             }));
         }
         config.cloud.kind = kind;
@@ -55,19 +60,25 @@ pub async fn connect(config: &Config) -> Result<Box<dyn Cloud>, AppError> {
     Ok(match config.cloud.kind {
         CloudKind::Ec2 => Box::new(Ec2::connect(config).await),
         CloudKind::Docker => Box::new(Docker::new(&config.project, &config.key_file()?)?),
+        CloudKind::Openstack => Box::new(OpenStack::connect(config).await?),
     })
 }
 
-/// Volumes and snapshots exist on EC2 only.
-async fn open_ec2(args: &CloudArgs) -> Result<(Config, Ec2, WaitOptions), AppError> {
+/// Volumes and snapshots exist on EC2 and OpenStack.
+async fn open_storage(
+    args: &CloudArgs,
+) -> Result<(Config, Box<dyn Storage>, WaitOptions), AppError> {
     let config = load_config(args)?;
-    if config.cloud.kind == CloudKind::Docker {
-        return Err(AppError::Cloud(CloudError::Unsupported(
-            "volumes and snapshots are not supported on the docker cloud".into(),
-        )));
-    }
-    let ec2 = Ec2::connect(&config).await;
-    Ok((config, ec2, wait_options(args)))
+    let storage: Box<dyn Storage> = match config.cloud.kind {
+        CloudKind::Docker => {
+            return Err(AppError::Cloud(CloudError::Unsupported(
+                "volumes and snapshots are not supported on the docker cloud".into(),
+            )));
+        }
+        CloudKind::Ec2 => Box::new(Ec2::connect(&config).await),
+        CloudKind::Openstack => Box::new(OpenStack::connect(&config).await?),
+    };
+    Ok((config, storage, wait_options(args)))
 }
 
 /// A resource shown by a `list` command: as a table row, or as JSON.
@@ -215,6 +226,7 @@ pub async fn instance(args: &CloudArgs, action: &InstanceAction) -> Result<i32, 
                 security_groups: config.instances.security_groups.clone(),
                 zone: config.cloud.availability_zone.clone(),
                 first_index: next_index(&existing, &config.project, role),
+                network: config.instances.network.clone(),
             };
             let launched = cloud.launch(&spec).await?;
             let ids: Vec<String> = launched.iter().map(|i| i.id.clone()).collect();
@@ -292,10 +304,10 @@ pub async fn instance(args: &CloudArgs, action: &InstanceAction) -> Result<i32, 
 }
 
 pub async fn volume(args: &CloudArgs, action: &VolumeAction) -> Result<i32, AppError> {
-    let (config, ec2, wait) = open_ec2(args).await?;
+    let (config, storage, wait) = open_storage(args).await?;
     match action {
         VolumeAction::List { json: as_json } => {
-            let list = ec2.list_volumes().await?;
+            let list = storage.list_volumes().await?;
             show(&list, *as_json);
         }
         VolumeAction::Create { size, zone, role } => {
@@ -307,8 +319,8 @@ pub async fn volume(args: &CloudArgs, action: &VolumeAction) -> Result<i32, AppE
                     "no availability zone: set cloud.availability_zone in configure.json or pass --zone".into(),
                 )));
             }
-            let v = ec2.create_volume(*size, &zone, role).await?;
-            ec2.wait_volume(&v.id, "available", &wait).await?;
+            let v = storage.create_volume(*size, &zone, role).await?;
+            storage.wait_volume(&v.id, "available", &wait).await?;
             print_line(&format!("created {} ({} GiB) in {zone}", v.id, size));
         }
         VolumeAction::Attach {
@@ -316,17 +328,20 @@ pub async fn volume(args: &CloudArgs, action: &VolumeAction) -> Result<i32, AppE
             instance,
             device,
         } => {
-            let found = ec2
+            let cloud = connect(&config).await?;
+            let found = cloud
                 .describe_instances(std::slice::from_ref(instance))
                 .await?;
             let target = found
                 .first()
                 .ok_or_else(|| CloudError::NotFound(format!("instance {instance} not found")))?;
-            let v = ec2.create_volume(*size, &target.zone, &target.role).await?;
+            let v = storage
+                .create_volume(*size, &target.zone, &target.role)
+                .await?;
             let attached = async {
-                ec2.wait_volume(&v.id, "available", &wait).await?;
-                ec2.attach_volume(&v.id, instance, device).await?;
-                ec2.wait_volume(&v.id, "in-use", &wait).await
+                storage.wait_volume(&v.id, "available", &wait).await?;
+                storage.attach_volume(&v.id, instance, device).await?;
+                storage.wait_volume(&v.id, "in-use", &wait).await
             }
             .await;
             if let Err(e) = attached {
@@ -336,20 +351,27 @@ pub async fn volume(args: &CloudArgs, action: &VolumeAction) -> Result<i32, AppE
                 );
                 return Err(e.into());
             }
+            let v = storage.describe_volume(&v.id).await?;
+            let seen_as = storage.guest_device(&v);
+            let guest = if seen_as == v.device {
+                String::new()
+            } else {
+                format!(" (the guest sees it as {seen_as})")
+            };
             print_line(&format!(
-                "attached {} ({size} GiB) to {instance} at {device}",
-                v.id
+                "attached {} ({size} GiB) to {instance} at {}{guest}",
+                v.id, v.device
             ));
         }
         VolumeAction::Detach { volume, force } => {
-            let v = ec2.describe_volume(volume).await?;
-            ec2.detach_volume(&v, *force).await?;
-            ec2.wait_volume(volume, "available", &wait).await?;
+            let v = storage.describe_volume(volume).await?;
+            storage.detach_volume(&v, *force).await?;
+            storage.wait_volume(volume, "available", &wait).await?;
             print_line(&format!("detached {volume} from {}", v.attached_to));
         }
         VolumeAction::Delete { volume } => {
-            ec2.delete_volume(volume).await?;
-            ec2.wait_volume(volume, "deleted", &wait).await?;
+            storage.delete_volume(volume).await?;
+            storage.wait_volume(volume, "deleted", &wait).await?;
             print_line(&format!("deleted {volume}"));
         }
     }
@@ -357,7 +379,7 @@ pub async fn volume(args: &CloudArgs, action: &VolumeAction) -> Result<i32, AppE
 }
 
 pub async fn snapshot(args: &CloudArgs, action: &SnapshotAction) -> Result<i32, AppError> {
-    let (_config, ec2, _wait) = open_ec2(args).await?;
+    let (_config, storage, wait) = open_storage(args).await?;
     match action {
         SnapshotAction::Create {
             volume,
@@ -366,15 +388,16 @@ pub async fn snapshot(args: &CloudArgs, action: &SnapshotAction) -> Result<i32, 
             let description = description
                 .clone()
                 .unwrap_or_else(|| format!("provision snapshot of {volume}"));
-            let s = ec2.create_snapshot(volume, &description).await?;
+            let s = storage.create_snapshot(volume, &description).await?;
             print_line(&format!("created {} of {volume} ({})", s.id, s.state));
         }
         SnapshotAction::List { json: as_json } => {
-            let list = ec2.list_snapshots().await?;
+            let list = storage.list_snapshots().await?;
             show(&list, *as_json);
         }
         SnapshotAction::Delete { snapshot } => {
-            ec2.delete_snapshot(snapshot).await?;
+            storage.delete_snapshot(snapshot).await?;
+            storage.wait_snapshot(snapshot, "deleted", &wait).await?;
             print_line(&format!("deleted {snapshot}"));
         }
     }

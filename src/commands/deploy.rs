@@ -7,7 +7,7 @@ use super::AppError;
 use super::cloud::{connect, load_config, wait_options};
 use crate::apply::{self, Output, RoleInput};
 use crate::cli::DeployArgs;
-use crate::cloud::Cloud;
+use crate::cloud::{Cloud, VolumeSpec};
 use crate::deploy::{self, DeployError, Say, SshWait};
 use crate::inventory::Inventory;
 use crate::known_hosts::KnownHosts;
@@ -127,7 +127,12 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
         };
     let devices = match &role_config.volume {
         Some(v) => {
-            match deploy::ensure_volumes(cloud, &instances, v.size, &v.device, &wait, &out).await {
+            let spec = VolumeSpec {
+                size_gib: v.size,
+                device: v.device.clone(),
+                volume_type: v.volume_type.clone(),
+            };
+            match deploy::ensure_volumes(cloud, &instances, &spec, &wait, &out).await {
                 Ok(d) => d,
                 Err(e) => return Err(fail(e).await),
             }

@@ -43,6 +43,12 @@ pub fn init(args: &InitArgs) -> Result<i32, AppError> {
              key_name and key_file (the key pair's private key, mode 0600), then e.g. \
              `provision couchdb --count 3`"
         ),
+        CloudKind::Openstack => println!(
+            "next: put the clouds.yaml your dashboard gives (application credential) in \
+             ~/.config/openstack/ or here, set openstack.cloud to its entry, the instances' flavor, \
+             image, key_name, key_file (the key pair's private key, mode 0600) and \
+             availability_zone, then e.g. `provision couchdb --count 3`"
+        ),
     }
     Ok(exit::OK)
 }

@@ -4,6 +4,7 @@
 
 pub mod ansible;
 pub mod moto;
+pub mod openstack;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
