@@ -261,7 +261,7 @@ pub struct Config {
 /// `"openstack": {"cloud": "nectar"}`: where the OpenStack credentials are. They never live in
 /// configure.json: they come from clouds.yaml (this entry, or `OS_CLOUD`) or the `OS_*`
 /// variables of an openrc file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpenStackSettings {
     /// The entry of clouds.yaml; `OS_CLOUD` when absent.
@@ -273,6 +273,16 @@ pub struct OpenStackSettings {
     /// Seconds one API call may wait for an answer.
     #[serde(default = "default_call_timeout")]
     pub timeout: u64,
+}
+
+impl Default for OpenStackSettings {
+    fn default() -> Self {
+        OpenStackSettings {
+            cloud: None,
+            region: None,
+            timeout: default_call_timeout(),
+        }
+    }
 }
 
 impl Config {

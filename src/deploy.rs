@@ -194,7 +194,6 @@ pub async fn ensure_volumes(
     wait: &WaitOptions,
     out: &dyn Say,
 ) -> Result<HashMap<String, String>, DeployError> {
-    let size_gib = spec.size_gib;
     let mut devices = HashMap::new();
     for instance in instances {
         match cloud.ensure_role_volume(instance, spec, wait).await {
@@ -216,7 +215,8 @@ pub async fn ensure_volumes(
             }
             Err(CloudError::Unsupported(why)) => {
                 out.say(&format!(
-                    "volume: {why}; the role's volume ({size_gib} GiB) is skipped"
+                    "volume: {why}; the role's volume ({} GiB) is skipped",
+                    spec.size_gib
                 ));
                 return Ok(devices);
             }
@@ -331,7 +331,11 @@ async fn wait_one(
                 pinned = true;
             }
         }
-        let connected = if pinned || started.elapsed() >= cloud.host_keys_patience() {
+        // A host already in known_hosts is verified against it, so it need not wait for the
+        // cloud's report (a console log may have been rotated away on a re-run).
+        let verified = pinned || how.known_hosts.knows(&address, port);
+        let patient = started.elapsed() < cloud.host_keys_patience();
+        let connected = if verified || !patient {
             Connection::open(&target, &options).await
         } else {
             // sshd may start listening between the look at the keys and a connection, which
@@ -371,6 +375,11 @@ async fn wait_one(
                     Ok(o) => last = format!("`true` exited {}", o.status),
                     Err(e) => last = e.to_string(),
                 }
+            }
+            // Recorded for an earlier machine at a reused address: the cloud's report of the
+            // new keys, when it comes, replaces it.
+            Err(e @ SshError::HostKeyChanged { .. }) if !pinned && patient => {
+                last = e.to_string();
             }
             // A changed or revoked key is an answer, not a delay.
             Err(e @ (SshError::HostKeyChanged { .. } | SshError::HostKeyRevoked { .. })) => {

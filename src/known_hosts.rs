@@ -135,6 +135,20 @@ impl KnownHosts {
         Ok(check_text(&text, &host_pattern(host, port), key))
     }
 
+    /// Whether the file records any key for the host (a connection to it is then verified).
+    pub fn knows(&self, host: &str, port: u16) -> bool {
+        let pattern = host_pattern(host, port);
+        std::fs::read_to_string(&self.path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .any(|first| {
+                !first.starts_with('#')
+                    && !first.starts_with('@')
+                    && hosts_field_matches(first, &pattern)
+            })
+    }
+
     pub fn record(&self, host: &str, port: u16, key: &PublicKey) -> Result<(), KnownHostsError> {
         use std::io::Write;
         let _held = self.exclusive()?;
@@ -367,6 +381,10 @@ mod tests {
                 added: 0
             }
         );
+        assert!(kh.knows("10.0.0.5", 22));
+        assert!(kh.knows("example.org", 22));
+        assert!(!kh.knows("10.0.0.5", 2222));
+        assert!(!kh.knows("10.0.0.6", 22));
     }
 
     #[test]

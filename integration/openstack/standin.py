@@ -363,9 +363,18 @@ class Docker:
     def is_running(self, cid):
         return self.run("inspect", "--format", "{{.State.Running}}", cid, check=False) == "true"
 
-    def host_keys(self, cid):
-        out = self.run("exec", cid, "sh", "-c", "cat /etc/ssh/ssh_host_*_key.pub", check=False)
-        return [line for line in out.splitlines() if line.strip()]
+    def host_keys(self, cid, timeout=60):
+        """The container's host keys once its start-up has made them all (cloud-init, too,
+        prints them only after generating them): empty when they do not appear in time."""
+        script = ("if grep -qx ssh-keygen /proc/[0-9]*/comm 2>/dev/null; then echo busy; "
+                  "else cat /etc/ssh/ssh_host_*_key.pub 2>/dev/null; fi")
+        deadline = time.time() + timeout
+        while True:
+            out = self.run("exec", cid, "sh", "-c", script, check=False)
+            keys = [line for line in out.splitlines() if line.strip() and line != "busy"]
+            if (keys and "busy" not in out) or time.time() > deadline:
+                return keys
+            time.sleep(0.3)
 
     def exec_sh(self, cid, script):
         return self.run("exec", cid, "sh", "-c", script)
@@ -2094,6 +2103,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
+    global NOVA_MAX, CINDER_MAX
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--config", required=True,
@@ -2103,11 +2113,21 @@ def main():
                         help="the Docker network (and Neutron network name) servers join")
     parser.add_argument("--docker-image", required=True,
                         help="the SSH test-host image (integration/image/build.sh)")
+    parser.add_argument("--compute-max-version", metavar="2.N",
+                        help="the highest Nova microversion offered (default %d.%d), to play an "
+                             "older cloud" % NOVA_MAX)
+    parser.add_argument("--volume-max-version", metavar="3.N",
+                        help="the highest Cinder microversion offered (default %d.%d)"
+                             % CINDER_MAX)
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.add_argument("--exit-with-stdin", action="store_true",
                         help="shut down (and clean up) when standard input closes, so that a "
                              "test runner killed outright leaves nothing running")
     args = parser.parse_args()
+    if args.compute_max_version:
+        NOVA_MAX = tuple(int(p) for p in args.compute_max_version.split("."))
+    if args.volume_max_version:
+        CINDER_MAX = tuple(int(p) for p in args.volume_max_version.split("."))
     with open(args.config) as f:
         config = json.load(f)
     base = f"http://127.0.0.1:{args.port}"

@@ -315,9 +315,14 @@ pub async fn volume(args: &CloudArgs, action: &VolumeAction) -> Result<i32, AppE
                 .clone()
                 .unwrap_or_else(|| config.cloud.availability_zone.clone());
             if zone.is_empty() {
-                return Err(AppError::Cloud(CloudError::Refused(
-                    "no availability zone: set cloud.availability_zone in configure.json or pass --zone".into(),
-                )));
+                let field = if config.cloud.kind == CloudKind::Openstack {
+                    "instances.availability_zone"
+                } else {
+                    "cloud.availability_zone"
+                };
+                return Err(AppError::Cloud(CloudError::Refused(format!(
+                    "no availability zone: set {field} in configure.json or pass --zone"
+                ))));
             }
             let v = storage.create_volume(*size, &zone, role).await?;
             storage.wait_volume(&v.id, "available", &wait).await?;

@@ -82,6 +82,11 @@ impl StandIn {
     /// until it listens. Panics (with its stderr) when it does not start: these tests need Docker
     /// and must fail loudly without it.
     pub fn start(dir: &Path, quotas: Quotas) -> StandIn {
+        StandIn::start_with(dir, quotas, &[])
+    }
+
+    /// As `start`, with more arguments for standin.py (`--compute-max-version 2.40`).
+    pub fn start_with(dir: &Path, quotas: Quotas, extra: &[&str]) -> StandIn {
         static STARTED: AtomicUsize = AtomicUsize::new(0);
         let (repo, tag) = image();
         let key = keygen(dir, "ed25519");
@@ -126,6 +131,7 @@ impl StandIn {
             .args(["--network-name", &network])
             .args(["--docker-image", &format!("{repo}:{tag}")])
             .arg("--exit-with-stdin")
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)

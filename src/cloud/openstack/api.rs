@@ -49,6 +49,9 @@ impl Call {
         self.version = Some(ApiVersion::new(major, minor));
         self
     }
+    pub fn service(&self) -> ServiceType {
+        self.service.clone()
+    }
     pub fn describe(&self) -> String {
         format!("{} {} {}", self.service, self.method, self.path)
     }
@@ -134,6 +137,9 @@ pub fn hint_for(status: u16, message: &str) -> Option<String> {
     } else if lower.contains("same availability_zone") || lower.contains("availability zone") {
         "Nectar attaches a volume only to a server in the volume's zone: create it in the \
          server's zone (deploy and `volume attach` do)"
+    } else if status == 406 {
+        "this cloud is older than provision needs: it does not offer the API microversion \
+         named (provision relies on Nova 2.47, from OpenStack Pike, 2017)"
     } else if status == 401 {
         "the cloud refused the credentials: an application credential may have expired or been \
          deleted; make a new one in the dashboard (Identity → Application Credentials) and \
@@ -215,5 +221,15 @@ mod tests {
         let e = answer_error("x", 502, b"<html>Bad Gateway</html>");
         assert!(e.to_string().contains("<html>Bad Gateway</html>"));
         assert!(e.hint().unwrap().contains("internal error"));
+        let e = answer_error(
+            "attaching volume v to server s",
+            400,
+            br#"{"badRequest": {"code": 400, "message": "Invalid volume: Instance s and volume v are not in the same availability_zone. Instance is in melbourne-qh2. Volume is in melbourne-qh2-uom"}}"#,
+        );
+        assert!(
+            e.hint()
+                .unwrap()
+                .contains("only to a server in the volume's zone")
+        );
     }
 }

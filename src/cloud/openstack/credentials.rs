@@ -305,6 +305,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(by_env.config.region_name.as_deref(), Some("Sydney"));
+        // The secret may live in secure.yaml, merged into the entry.
+        std::fs::write(
+            &file,
+            APP_CRED.replace(
+                "      application_credential_secret: \"s3cr3t-value\"\n",
+                "",
+            ),
+        )
+        .unwrap();
+        assert!(find(Some("nectar"), None, &around(dir.path(), &[])).is_err());
+        std::fs::write(
+            dir.path().join("home/.config/openstack/secure.yaml"),
+            "clouds:\n  nectar:\n    auth:\n      application_credential_secret: \"s3cr3t-value\"\n",
+        )
+        .unwrap();
+        let merged = find(Some("nectar"), None, &around(dir.path(), &[])).unwrap();
+        assert!(merged.source.contains("secure.yaml"), "{}", merged.source);
+        std::fs::remove_file(dir.path().join("home/.config/openstack/secure.yaml")).unwrap();
         // The current directory comes first.
         let here = dir.path().join("work/clouds.yaml");
         std::fs::write(&here, APP_CRED.replace("nectar:", "local:")).unwrap();

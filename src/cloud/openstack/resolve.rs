@@ -3,7 +3,7 @@
 //! ones the project can use.
 
 use super::api::Call;
-use super::{OpenStack, text};
+use super::{NOVA, OpenStack, text};
 use crate::cloud::{CloudError, LaunchSpec};
 use openstack_sdk::types::ServiceType;
 use serde_json::{Value, json};
@@ -57,7 +57,7 @@ pub async fn launch(cloud: &OpenStack, spec: &LaunchSpec) -> Result<Launch, Clou
         &cloud
             .send(
                 "listing flavors",
-                Call::get(ServiceType::Compute, "flavors/detail").microversion(2, 47),
+                Call::get(ServiceType::Compute, "flavors/detail").microversion(NOVA.0, NOVA.1),
             )
             .await?,
         "flavors",
@@ -125,7 +125,7 @@ pub async fn launch(cloud: &OpenStack, spec: &LaunchSpec) -> Result<Launch, Clou
         &cloud
             .send(
                 "listing key pairs",
-                Call::get(ServiceType::Compute, "os-keypairs").microversion(2, 47),
+                Call::get(ServiceType::Compute, "os-keypairs").microversion(NOVA.0, NOVA.1),
             )
             .await?,
         "keypairs",
@@ -175,7 +175,8 @@ pub async fn launch(cloud: &OpenStack, spec: &LaunchSpec) -> Result<Launch, Clou
             &cloud
                 .send(
                     "listing availability zones",
-                    Call::get(ServiceType::Compute, "os-availability-zone").microversion(2, 47),
+                    Call::get(ServiceType::Compute, "os-availability-zone")
+                        .microversion(NOVA.0, NOVA.1),
                 )
                 .await?,
             "availabilityZoneInfo",
@@ -191,50 +192,17 @@ pub async fn launch(cloud: &OpenStack, spec: &LaunchSpec) -> Result<Launch, Clou
         }
     }
 
+    // Servers cannot be put on an external (router:external) network.
     let networks = list(
         &cloud
             .send(
                 "listing networks",
-                Call::get(ServiceType::Network, "networks"),
+                Call::get(ServiceType::Network, "networks").query("router:external", "false"),
             )
             .await?,
         "networks",
     );
-    let names: Vec<String> = networks.iter().map(|n| text(n, "name")).collect();
-    let networks = if !spec.network.is_empty() {
-        match matching(&networks, &spec.network, "name").first() {
-            Some(n) => json!([{"uuid": text(n, "id")}]),
-            None => {
-                return Err(unknown(
-                    "network",
-                    &spec.network,
-                    "instances.network",
-                    &names,
-                ));
-            }
-        }
-    } else {
-        match networks.as_slice() {
-            [one] => json!([{"uuid": text(one, "id")}]),
-            [] => json!("auto"),
-            _ => {
-                return Err(CloudError::Api {
-                    operation: "choosing the network".into(),
-                    code: "several networks".into(),
-                    message: format!(
-                        "this project sees {} networks: {}",
-                        names.len(),
-                        names.join(", ")
-                    ),
-                    hint: Some(
-                        "set instances.network in configure.json to the one servers should be \
-                         on (its address is the one SSH uses)"
-                            .into(),
-                    ),
-                });
-            }
-        }
-    };
+    let networks = choose_network(&networks, &spec.network)?;
     Ok(Launch {
         flavor_id,
         image_id,
@@ -242,6 +210,74 @@ pub async fn launch(cloud: &OpenStack, spec: &LaunchSpec) -> Result<Launch, Clou
     })
 }
 
-fn looks_like_id(s: &str) -> bool {
+/// What `networks` says in the create request: the network asked for, else the project's only
+/// one, else Nova's `auto` when it has none.
+fn choose_network(networks: &[Value], wanted: &str) -> Result<Value, CloudError> {
+    let names: Vec<String> = networks.iter().map(|n| text(n, "name")).collect();
+    if !wanted.is_empty() {
+        return match matching(networks, wanted, "name").first() {
+            Some(n) => Ok(json!([{"uuid": text(n, "id")}])),
+            None => Err(unknown("network", wanted, "instances.network", &names)),
+        };
+    }
+    match networks {
+        [one] => Ok(json!([{"uuid": text(one, "id")}])),
+        [] => Ok(json!("auto")),
+        _ => Err(CloudError::Api {
+            operation: "choosing the network".into(),
+            code: "several networks".into(),
+            message: format!(
+                "this project sees {} networks: {}",
+                names.len(),
+                names.join(", ")
+            ),
+            hint: Some(
+                "set instances.network in configure.json to the one servers should be on (its \
+                 address is the one SSH uses)"
+                    .into(),
+            ),
+        }),
+    }
+}
+
+pub fn looks_like_id(s: &str) -> bool {
     s.len() == 36 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_network_is_the_one_asked_for_or_the_only_one() {
+        let nets = vec![
+            json!({"id": "11111111-1111-1111-1111-111111111111", "name": "Classic Provider"}),
+            json!({"id": "22222222-2222-2222-2222-222222222222", "name": "qh2-uom"}),
+        ];
+        assert_eq!(
+            choose_network(&nets, "qh2-uom").unwrap(),
+            json!([{"uuid": "22222222-2222-2222-2222-222222222222"}])
+        );
+        assert_eq!(
+            choose_network(&nets, "11111111-1111-1111-1111-111111111111").unwrap(),
+            json!([{"uuid": "11111111-1111-1111-1111-111111111111"}])
+        );
+        assert_eq!(
+            choose_network(&nets[..1], "").unwrap(),
+            json!([{"uuid": "11111111-1111-1111-1111-111111111111"}])
+        );
+        assert_eq!(choose_network(&[], "").unwrap(), json!("auto"));
+        let several = choose_network(&nets, "").unwrap_err();
+        assert_eq!(
+            several.to_string(),
+            "choosing the network: several networks: this project sees 2 networks: Classic Provider, qh2-uom"
+        );
+        assert!(several.hint().unwrap().contains("instances.network"));
+        let missing = choose_network(&nets, "nope").unwrap_err().to_string();
+        assert!(
+            missing
+                .ends_with("no network `nope` in this project; it has: Classic Provider, qh2-uom"),
+            "{missing}"
+        );
+    }
 }
