@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[command(
     name = "provision",
     version,
-    about = "Create cloud instances through the EC2 API and configure them over SSH"
+    about = "Create cloud instances on OpenStack (Nectar), EC2 or local Docker and configure them over SSH"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -242,6 +242,7 @@ pub enum VolumeAction {
         size: u32,
         #[arg(value_name = "INSTANCE_ID")]
         instance: String,
+        /// The device asked for (EC2; OpenStack on KVM picks its own and says which).
         #[arg(long, default_value = "/dev/vdc")]
         device: String,
     },

@@ -428,6 +428,9 @@ mod tests {
         let mut off = server.clone();
         off["status"] = json!("SHUTOFF");
         assert_eq!(state_of(&off), "stopped");
+        let mut shelved = server.clone();
+        shelved["status"] = json!("SHELVED_OFFLOADED");
+        assert_eq!(state_of(&shelved), "shelved");
         assert_eq!(utc("2023-04-27T00:56:27.000000"), "2023-04-27T00:56:27Z");
         assert_eq!(utc("2023-04-27T00:56:27Z"), "2023-04-27T00:56:27Z");
         assert_eq!(
