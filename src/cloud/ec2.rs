@@ -543,15 +543,6 @@ impl Cloud for Ec2 {
         Ok(super::host_keys_from_console(&text))
     }
 
-    fn ssh_address(&self, instance: &Instance) -> (String, u16) {
-        let address = if instance.public_ip.is_empty() {
-            instance.private_ip.clone()
-        } else {
-            instance.public_ip.clone()
-        };
-        (address, 22)
-    }
-
     async fn ensure_role_volume(
         &self,
         instance: &Instance,

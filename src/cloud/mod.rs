@@ -245,8 +245,15 @@ pub trait Cloud: Send + Sync {
     fn host_keys_patience(&self) -> std::time::Duration {
         std::time::Duration::ZERO
     }
-    /// Where provision reaches the instance over SSH.
-    fn ssh_address(&self, instance: &Instance) -> (String, u16);
+    /// Where provision reaches the instance over SSH: its public address, else its private one.
+    fn ssh_address(&self, instance: &Instance) -> (String, u16) {
+        let address = if instance.public_ip.is_empty() {
+            &instance.private_ip
+        } else {
+            &instance.public_ip
+        };
+        (address.clone(), 22)
+    }
     /// Makes sure the instance has a volume of the role attached.
     async fn ensure_role_volume(
         &self,

@@ -329,15 +329,6 @@ impl Cloud for OpenStack {
         HOST_KEYS_PATIENCE
     }
 
-    fn ssh_address(&self, instance: &Instance) -> (String, u16) {
-        let address = if instance.public_ip.is_empty() {
-            instance.private_ip.clone()
-        } else {
-            instance.public_ip.clone()
-        };
-        (address, 22)
-    }
-
     async fn ensure_role_volume(
         &self,
         instance: &Instance,
