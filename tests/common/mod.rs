@@ -439,6 +439,21 @@ pub fn build_package_index(dir: &Path, wheels: &[(&str, &str, &[&str])]) {
     }
 }
 
+/// The containers with the label `key=value`, as `name state`, sorted.
+pub fn containers_labelled(label: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-a", "--format", "{{.Names}} {{.State}}", "--filter"])
+        .arg(format!("label={label}"))
+        .output()
+        .expect("docker ps runs");
+    let mut list: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    list.sort();
+    list
+}
+
 /// The containers and network of a Docker-cloud project (named at random, so tests do not
 /// meet), removed when the test ends.
 pub struct DockerProject(pub String);
@@ -449,17 +464,7 @@ impl DockerProject {
     }
 
     pub fn containers(&self) -> Vec<String> {
-        let out = std::process::Command::new("docker")
-            .args(["ps", "-a", "--format", "{{.Names}} {{.State}}", "--filter"])
-            .arg(format!("label=provision.project={}", self.0))
-            .output()
-            .expect("docker ps runs");
-        let mut list: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(String::from)
-            .collect();
-        list.sort();
-        list
+        containers_labelled(&format!("provision.project={}", self.0))
     }
 
     pub fn exec(&self, name: &str, command: &str) -> String {

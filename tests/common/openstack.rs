@@ -264,17 +264,7 @@ impl StandIn {
 
     /// The stand-in's containers as `name state`, sorted.
     pub fn containers(&self) -> Vec<String> {
-        let out = Command::new("docker")
-            .args(["ps", "-a", "--format", "{{.Names}} {{.State}}", "--filter"])
-            .arg(label_filter(&self.network))
-            .output()
-            .expect("docker ps runs");
-        let mut list: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(String::from)
-            .collect();
-        list.sort();
-        list
+        super::containers_labelled(&format!("{LABEL}={}", self.network))
     }
 
     /// Runs a shell command as root inside a server's container; its stdout. Panics when it
