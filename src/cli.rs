@@ -21,6 +21,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Apply a role's tasks to the hosts of an inventory group named like the role.
     Run(RunArgs),
+    /// Run an Ansible playbook (plays, roles, tasks) as ansible-playbook would.
+    Playbook(PlaybookArgs),
     /// Write a starting configure.json for a cloud (never over an existing file).
     Init(InitArgs),
     /// Show an inventory as `ansible-inventory` does: --list, --graph or --host NAME.
@@ -87,6 +89,16 @@ pub struct DeployArgs {
 /// How a role is applied, shared by `run` and `deploy`.
 #[derive(Args, Debug, Clone)]
 pub struct RoleOptions {
+    #[command(flatten)]
+    pub apply: ApplyOptions,
+    /// Read task files from DIR, templates from DIR/../templates, files from DIR/../files.
+    #[arg(long = "tasks-dir", value_name = "DIR")]
+    pub tasks_dir: Option<PathBuf>,
+}
+
+/// How tasks are applied to hosts, shared by `run`, `playbook` and `deploy`.
+#[derive(Args, Debug, Clone)]
+pub struct ApplyOptions {
     /// How many hosts are worked on at once (at least 1).
     #[arg(long, short = 'f', default_value_t = 50, value_parser = at_least_one)]
     pub forks: usize,
@@ -103,9 +115,6 @@ pub struct RoleOptions {
         env = "PROVISION_KNOWN_HOSTS"
     )]
     pub known_hosts: Option<PathBuf>,
-    /// Read task files from DIR, templates from DIR/../templates, files from DIR/../files.
-    #[arg(long = "tasks-dir", value_name = "DIR")]
-    pub tasks_dir: Option<PathBuf>,
 }
 
 /// `--hosts FILE`, shared by the commands that read an inventory.
@@ -284,15 +293,49 @@ pub enum SnapshotAction {
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// The role: tasks/<ROLE>.yml, applied to the inventory group [ROLE].
+    /// The role: roles/<ROLE>/ in the roles layout, or tasks/<ROLE>.yml; applied to the
+    /// inventory group [ROLE].
     pub role: String,
     #[command(flatten)]
     pub inventory: InventoryFile,
+    #[command(flatten)]
+    pub options: RoleOptions,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// Secrets file (JSON, mode 0600) whose values the tasks see as variables; never printed.
+    /// Default: secrets.json beside configure.json, when it exists (run never creates it).
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+    /// configure.json, whose `vars` the role sees as deploy gives them. Default: ./configure.json
+    /// when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PlaybookArgs {
+    /// The playbook (as for ansible-playbook): plays with hosts, vars, roles and tasks.
+    pub playbook: PathBuf,
+    #[command(flatten)]
+    pub inventory: InventoryFile,
+    #[command(flatten)]
+    pub apply: ApplyOptions,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+}
+
+/// How a run goes, shared by `run` and `playbook`.
+#[derive(Args, Debug, Clone)]
+pub struct ExecutionArgs {
     /// Only hosts matching these patterns (`h1,h2`, `web*`, `group:!h3`).
     #[arg(long, short = 'l')]
     pub limit: Option<String>,
-    #[command(flatten)]
-    pub options: RoleOptions,
+    /// Only the tasks with these tags (comma-separated; `always` tasks too).
+    #[arg(long = "tags", short = 't', value_name = "TAGS")]
+    pub tags: Vec<String>,
+    /// Leave out the tasks with these tags.
+    #[arg(long = "skip-tags", value_name = "TAGS")]
+    pub skip_tags: Vec<String>,
     /// Decide and report what would change, change nothing.
     #[arg(long, short = 'C')]
     pub check: bool,
@@ -311,14 +354,6 @@ pub struct RunArgs {
     /// Run every task with sudo unless the task says `become: false`.
     #[arg(long = "become", short = 'b')]
     pub become_: bool,
-    /// Secrets file (JSON, mode 0600) whose values the tasks see as variables; never printed.
-    /// Default: secrets.json beside configure.json, when it exists (run never creates it).
-    #[arg(long, value_name = "FILE")]
-    pub secrets: Option<PathBuf>,
-    /// configure.json, whose `vars` the role sees as deploy gives them. Default: ./configure.json
-    /// when it exists.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
     /// Seconds to wait for a host to answer, per attempt.
     #[arg(long = "connect-timeout", default_value_t = 10)]
     pub connect_timeout: u64,

@@ -19,6 +19,8 @@ pub enum AppError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
+    Playbook(#[from] crate::playbook::PlaybookError),
+    #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
     Cloud(#[from] CloudError),

@@ -42,6 +42,7 @@ async fn main() {
         Command::Deploy(args) => provision::commands::deploy::deploy(args).await,
         Command::External(_) => unreachable!("read as deploy above"),
         Command::Run(args) => provision::commands::run::run_role(args).await,
+        Command::Playbook(args) => provision::commands::playbook::run_playbook(args).await,
         Command::Init(args) => provision::commands::init::init(args),
         Command::Inventory(args) => provision::commands::inventory::show(args),
         Command::Instance { cloud, action } => {

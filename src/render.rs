@@ -69,12 +69,22 @@ pub fn environment() -> Environment<'static> {
     // in `x.json.j2` and HTML-escape them in `x.html.j2`).
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     // Jinja2 and Ansible keep the final newline of a template; files must be byte-identical.
+    // Ansible's templating drops the newline after a block tag (`{% for %}` on its own line
+    // leaves no blank line) and writes `none` as nothing.
     env.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
+            .trim_blocks(true)
             .build()
             .expect("default delimiters are valid"),
     );
+    env.set_formatter(|out, state, value| {
+        if value.is_none() {
+            Ok(())
+        } else {
+            minijinja::escape_formatter(out, state, value)
+        }
+    });
     env
 }
 
@@ -111,8 +121,21 @@ pub fn render_str(env: &Environment, text: &str, vars: &Value) -> Result<String,
     env.render_str(text, vars).map_err(|e| explain(&e))
 }
 
+/// Whether a condition has template delimiters in it (`when: "{{ x }}"`): Ansible renders it
+/// first, then evaluates what it gave, and warns.
+pub fn condition_has_delimiters(expr: &str) -> bool {
+    expr.contains("{{") || expr.contains("{%")
+}
+
 /// Evaluates a `when`-style expression to a boolean.
 pub fn eval_condition(env: &Environment, expr: &str, vars: &Value) -> Result<bool, RenderError> {
+    let rendered;
+    let expr = if condition_has_delimiters(expr) {
+        rendered = render_str(env, expr, vars)?;
+        rendered.as_str()
+    } else {
+        expr
+    };
     let expression = env.compile_expression(expr).map_err(|e| explain(&e))?;
     let value = expression.eval(vars).map_err(|e| explain(&e))?;
     if value.is_undefined() {
@@ -192,5 +215,21 @@ mod tests {
         assert!(eval_condition(&env, "n > 2 and s == 'yes'", &vars).unwrap());
         assert!(!eval_condition(&env, "n > 5", &vars).unwrap());
         assert!(eval_condition(&env, "missing", &vars).is_err());
+        // Rendered first, then evaluated, as Ansible does (with a warning).
+        assert!(eval_condition(&env, "{{ n }} == 3", &vars).unwrap());
+        assert!(!eval_condition(&env, "{{ n > 5 }}", &vars).unwrap());
+    }
+
+    #[test]
+    fn blocks_leave_no_blank_lines_and_none_is_empty() {
+        let env = environment();
+        let vars = Value::from(minijinja::value::Serde(
+            serde_json::json!({"xs": [1, 2], "nothing": null}),
+        ));
+        let text = "a\n{% for x in xs %}\nv={{ x }}\n{% endfor %}\nb=[{{ nothing }}]\n";
+        assert_eq!(
+            render_file(&env, "t", text, &vars).unwrap(),
+            "a\nv=1\nv=2\nb=[]\n"
+        );
     }
 }

@@ -34,7 +34,14 @@ pub enum RoleError {
 #[derive(Debug, Clone)]
 pub enum RoleSource {
     Embedded,
-    Directory { tasks: PathBuf },
+    Directory {
+        tasks: PathBuf,
+    },
+    /// A role in the roles layout, or a playbook's directory: templates in `dir/templates`,
+    /// files in `dir/files`.
+    Layout {
+        dir: PathBuf,
+    },
 }
 
 /// A file's text and the name to show for it in messages.
@@ -96,6 +103,11 @@ impl RoleSource {
                     text: String::from_utf8_lossy(file.contents()).into_owned(),
                 })
             }
+            RoleSource::Layout { dir } => Err(RoleError::NoTaskFile {
+                role: role.to_string(),
+                looked: dir.display().to_string(),
+                hint: "; a role in the roles layout is read by the playbook loader".into(),
+            }),
             RoleSource::Directory { tasks } => {
                 let path = tasks.join(&name);
                 if !path.exists() {
@@ -126,6 +138,17 @@ impl RoleSource {
                     text: String::from_utf8_lossy(file.contents()).into_owned(),
                 })
             }
+            RoleSource::Layout { dir } => {
+                let path = dir.join("templates").join(name);
+                if !path.is_file() {
+                    return Err(RoleError::NoFile {
+                        kind: "template",
+                        name: name.to_string(),
+                        looked: path.display().to_string(),
+                    });
+                }
+                read(&path)
+            }
             RoleSource::Directory { tasks } => {
                 let path = tasks.join("..").join("templates").join(name);
                 if !path.is_file() {
@@ -151,6 +174,14 @@ impl RoleSource {
                     name: name.to_string(),
                     looked: format!("built-in files/{name}"),
                 }),
+            RoleSource::Layout { dir } => {
+                let path = dir.join("files").join(name);
+                std::fs::read(&path).map_err(|_| RoleError::NoFile {
+                    kind: "file",
+                    name: name.to_string(),
+                    looked: path.display().to_string(),
+                })
+            }
             RoleSource::Directory { tasks } => {
                 let path = tasks.join("..").join("files").join(name);
                 std::fs::read(&path).map_err(|_| RoleError::NoFile {

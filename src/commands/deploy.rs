@@ -81,7 +81,8 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
         args.options.tasks_dir.as_deref(),
         &config.vars,
         crate::secrets::load(&secrets_path, true)?,
-        &args.options.extra_vars,
+        &args.options.apply.extra_vars,
+        Default::default(),
     )?;
     let role_config = config.role(&args.role);
     let count = args.count.or(role_config.count).unwrap_or(1);
@@ -112,6 +113,7 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
     let same_cloud = deploy::same_cloud_flags(&config);
     let known_hosts = args
         .options
+        .apply
         .known_hosts
         .clone()
         .unwrap_or_else(plan::known_hosts_default);
@@ -181,9 +183,9 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
         args.inventory.display()
     ));
     let inventory = Inventory::load(&args.inventory)?;
-    let plans = input.plan(&inventory, None, &defaults)?;
+    let plays = input.play(&inventory, None, &defaults)?;
     let options = RunOptions {
-        forks: args.options.forks,
+        forks: args.options.apply.forks,
         check: false,
         diff: false,
         connect: ConnectOptions {
@@ -196,7 +198,7 @@ pub async fn deploy(args: &DeployArgs) -> Result<i32, AppError> {
     };
     let output = Output {
         json: false,
-        verbose: args.options.verbose,
+        verbose: args.options.apply.verbose,
     };
-    Ok(apply::run_and_report(&args.role, plans, options, output).await)
+    Ok(apply::run_and_report(&args.role, plays, options, output).await)
 }

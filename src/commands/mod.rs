@@ -2,8 +2,10 @@
 
 pub mod cloud;
 pub mod deploy;
+pub mod execution;
 pub mod init;
 pub mod inventory;
+pub mod playbook;
 pub mod run;
 
 pub use crate::error::AppError;
@@ -11,6 +13,7 @@ pub use crate::error::AppError;
 const COMMANDS: &[&str] = &[
     "deploy",
     "run",
+    "playbook",
     "init",
     "inventory",
     "instance",

@@ -2,17 +2,12 @@
 //! (configure.json's `vars` and the secrets file, when they exist).
 
 use super::AppError;
-use crate::apply::{self, Output, RoleInput};
+use super::execution;
+use crate::apply::{self, RoleInput};
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::inventory::Inventory;
-use crate::known_hosts::KnownHosts;
-use crate::run::RunOptions;
-use crate::run::plan::{self, ConnectionDefaults};
-use crate::ssh::ConnectOptions;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
 const DEFAULT_CONFIG: &str = "configure.json";
 
@@ -48,38 +43,21 @@ pub async fn run_role(args: &RunArgs) -> Result<i32, AppError> {
         args.options.tasks_dir.as_deref(),
         &config_vars,
         secrets,
-        &args.options.extra_vars,
+        &args.options.apply.extra_vars,
+        execution::tag_filter(&args.execution),
     )?;
     let inventory = Inventory::load(&args.inventory.path)?;
-    let plans = input.plan(
+    let exec = &args.execution;
+    let plays = input.play(
         &inventory,
-        args.limit.as_deref(),
-        &ConnectionDefaults {
-            user: Some(args.user.clone()),
-            private_key: args.private_key.clone(),
-            become_: args.become_,
-        },
+        exec.limit.as_deref(),
+        &execution::connection_defaults(exec),
     )?;
-    let known_hosts = args
-        .options
-        .known_hosts
-        .clone()
-        .unwrap_or_else(plan::known_hosts_default);
-    let options = RunOptions {
-        forks: args.options.forks,
-        check: args.check,
-        diff: args.diff,
-        connect: ConnectOptions {
-            known_hosts: Arc::new(KnownHosts::new(known_hosts)),
-            timeout: Duration::from_secs(args.connect_timeout.max(1)),
-            retries: args.connect_retries,
-            first_backoff: Duration::from_secs(1),
-        },
-        interrupt: Default::default(),
-    };
-    let output = Output {
-        json: args.json,
-        verbose: args.options.verbose,
-    };
-    Ok(apply::run_and_report(&args.role, plans, options, output).await)
+    Ok(apply::run_and_report(
+        &args.role,
+        plays,
+        execution::run_options(exec, &args.options.apply),
+        execution::output(exec, &args.options.apply),
+    )
+    .await)
 }

@@ -4,6 +4,7 @@
 pub mod edit;
 mod literal;
 mod ranges;
+mod vars_dirs;
 pub mod view;
 
 use indexmap::IndexMap;
@@ -69,12 +70,16 @@ enum Section {
 }
 
 impl Inventory {
+    /// Reads an inventory file, and the `group_vars/` and `host_vars/` beside it.
     pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
         let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Inventory::parse(path, &text)
+        let mut inv = Inventory::parse(path, &text)?;
+        let beside = path.parent().filter(|p| !p.as_os_str().is_empty());
+        inv.add_vars_dirs(beside.unwrap_or(Path::new(".")))?;
+        Ok(inv)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {

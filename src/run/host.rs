@@ -175,7 +175,7 @@ impl HostRun<'_> {
                 vars: &vars,
                 roles: &shared.roles,
             };
-            match def.prepare_all(index, file, &ctx, shared.default_become) {
+            match def.prepare_all(index, &ctx, shared.default_become) {
                 Ok(tasks) => return Ok(tasks),
                 Err(e) if e.is_undefined() && self.facts.is_none() => {
                     self.gather_facts().await.map_err(Deferral::Lost)?;
@@ -199,6 +199,7 @@ impl HostRun<'_> {
             message,
             diff: None,
             handler: false,
+            ignored: false,
             duration_ms: started.elapsed().as_millis() as u64,
         }
     }
@@ -274,10 +275,10 @@ impl HostRun<'_> {
         own.insert("changed".into(), (usual == Status::Changed).into());
         own.insert("skipped".into(), false.into());
         let vars = self.context(task.register.as_deref().map(|r| (r, Json::Object(own))));
-        let (env, file) = (&self.shared.env, &self.shared.task_file);
+        let (env, source) = (&self.shared.env, &task.source);
         let failure = match &task.failed_when {
             None => failure,
-            Some(conditions) => match first_false(env, conditions, &vars, file, "failed_when") {
+            Some(conditions) => match first_false(env, conditions, &vars, source, "failed_when") {
                 Ok(None) => Some(
                     failure
                         .unwrap_or_else(|| format!("failed_when holds: {}", describe(conditions))),
@@ -291,7 +292,7 @@ impl HostRun<'_> {
         }
         match &task.changed_when {
             None => (usual, summary),
-            Some(conditions) => match first_false(env, conditions, &vars, file, "changed_when") {
+            Some(conditions) => match first_false(env, conditions, &vars, source, "changed_when") {
                 Ok(None) => (Status::Changed, summary),
                 Ok(Some(_)) => (Status::Ok, summary),
                 Err(e) => (Status::Failed, e.to_string()),
@@ -306,7 +307,11 @@ impl HostRun<'_> {
             Status::Skipped => "skipping",
             Status::Failed => "failed",
         };
-        let line = format!("{label}: [{}] {}: {}", self.host, r.name, r.message);
+        let ignoring = if r.ignored { " ...ignoring" } else { "" };
+        let line = format!(
+            "{label}: [{}] {}: {}{ignoring}",
+            self.host, r.name, r.message
+        );
         // A task skipped by its `when` is routine and shows with -v only; one that check mode
         // skipped is news.
         match r.status {
@@ -666,9 +671,11 @@ pub(super) async fn run_host(
                     break;
                 }
                 Err(Deferral::Invalid(message)) => {
-                    let r = unrenderable(&plan.shared.task_file.tasks[index], message, options);
+                    let def = &plan.shared.task_file.tasks[index];
+                    let mut r = unrenderable(def, message, options);
+                    r.ignored = r.status == Status::Failed && def.ignore_errors;
                     run.announce(&r);
-                    failed = r.status == Status::Failed;
+                    failed = r.status == Status::Failed && !r.ignored;
                     if failed && plan.shared.task_file.tasks[index].run_once {
                         play.record_run_once(
                             index,
@@ -748,7 +755,9 @@ pub(super) async fn run_host(
                 break;
             }
             Outcome::Done(ran) => {
-                let r = ran.result;
+                let def = &plan.shared.task_file.tasks[task.index];
+                let mut r = ran.result;
+                r.ignored = r.status == Status::Failed && def.ignore_errors;
                 run.announce(&r);
                 if r.status == Status::Changed {
                     notified.extend(task.notify.iter().cloned());
@@ -757,7 +766,6 @@ pub(super) async fn run_host(
                 if let Some(name) = &task.register {
                     run.register(name, task, registered_value(&r, ran.fields));
                 }
-                let def = &plan.shared.task_file.tasks[task.index];
                 if def.run_once {
                     play.record_run_once(
                         task.index,
@@ -766,7 +774,8 @@ pub(super) async fn run_host(
                                 .register
                                 .as_ref()
                                 .and_then(|n| Some((n.clone(), run.registered.get(n)?.clone()))),
-                            failure: (r.status == Status::Failed).then(|| r.message.clone()),
+                            failure: (r.status == Status::Failed && !r.ignored)
+                                .then(|| r.message.clone()),
                         },
                     );
                 }
@@ -777,7 +786,7 @@ pub(super) async fn run_host(
                         play.note_acted_beyond(task.index);
                     }
                 }
-                failed = r.status == Status::Failed;
+                failed = r.status == Status::Failed && !r.ignored;
                 report.push(r);
                 if failed {
                     break;
@@ -843,6 +852,7 @@ fn not_run(def: &TaskDef, status: Status, message: String) -> TaskResult {
         message,
         diff: None,
         handler: false,
+        ignored: false,
         duration_ms: 0,
     }
 }
@@ -873,7 +883,7 @@ async fn run_handlers(
         let index = handlers[position].index();
         let def = &run.shared.task_file.handlers[index];
         let name = def.name.as_ref().map(|n| n.value.as_str()).unwrap_or("");
-        if !notified.contains(name) {
+        if !notified.contains(name) && !def.listen.iter().any(|topic| notified.contains(topic)) {
             continue;
         }
         if run.options.interrupt.signal().is_some() {
@@ -911,8 +921,9 @@ async fn run_handlers(
                 Err(Deferral::Invalid(message)) => {
                     let mut r = unrenderable(def, message, run.options);
                     r.handler = true;
+                    r.ignored = r.status == Status::Failed && def.ignore_errors;
                     run.announce(&r);
-                    let stop = r.status == Status::Failed;
+                    let stop = r.status == Status::Failed && !r.ignored;
                     report.push(r);
                     if stop {
                         return false;
@@ -943,6 +954,8 @@ async fn run_handlers(
             Outcome::Done(ran) => {
                 let mut r = ran.result;
                 r.handler = true;
+                r.ignored = r.status == Status::Failed
+                    && run.shared.task_file.handlers[handler.index].ignore_errors;
                 run.announce(&r);
                 if r.status == Status::Changed {
                     notified.extend(handler.notify.iter().cloned());
@@ -950,7 +963,7 @@ async fn run_handlers(
                 if let Some(name) = &handler.register {
                     run.register(name, handler, registered_value(&r, ran.fields));
                 }
-                let stop = r.status == Status::Failed;
+                let stop = r.status == Status::Failed && !r.ignored;
                 report.push(r);
                 if stop {
                     return false;

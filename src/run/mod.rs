@@ -77,13 +77,12 @@ pub struct HostPlan {
 /// Runs every host's plan; reports come back in the order of `plans`.
 pub async fn run_plans(
     plans: Vec<HostPlan>,
-    options: RunOptions,
+    options: Arc<RunOptions>,
     progress: Arc<Progress>,
 ) -> Vec<HostReport> {
     let Some(first) = plans.first() else {
         return Vec::new();
     };
-    let options = Arc::new(options);
     let forks = Arc::new(Semaphore::new(options.forks.max(1)));
     let names: Vec<String> = plans.iter().map(|p| p.target.name.clone()).collect();
     let play = Arc::new(Play::new(

@@ -283,7 +283,10 @@ fn target_for(
 
 pub struct PlanInput<'a> {
     pub inventory: &'a Inventory,
+    /// The role: its hosts are the group named like it, unless `pattern` selects them.
     pub role: &'a str,
+    /// A play's `hosts:`; a pattern that matches no host gives no plans, as Ansible skips the play.
+    pub pattern: Option<&'a str>,
     pub limit: Option<&'a str>,
     pub task_file: TaskFile,
     pub roles: RoleSource,
@@ -342,7 +345,6 @@ fn with_unknowns_of(
 fn plan_task(
     def: &TaskDef,
     index: usize,
-    file: &TaskFile,
     (ctx, ctx_unknowns): (&PrepareCtx, &PrepareCtx),
     runtime_names: &[String],
     default_become: bool,
@@ -350,24 +352,24 @@ fn plan_task(
     // A task that names a run-time value waits for it even when it would render now: `when:
     // result is defined` must see the result, not its absence before the run.
     if def.uses_any(runtime_names) {
-        return match def.prepare_all(index, file, ctx_unknowns, default_become) {
+        return match def.prepare_all(index, ctx_unknowns, default_become) {
             Ok(_) => Ok(vec![Slot::Deferred(index)]),
             Err(e) if e.is_undefined() => Err(e.to_string()),
             // Unknown values used in ways a stand-in cannot follow (a filter on one): an error
             // that does not come from them is reported now, the rest when the task runs.
-            Err(_) => match def.prepare_all(index, file, ctx, default_become) {
+            Err(_) => match def.prepare_all(index, ctx, default_become) {
                 Err(e) if !e.is_undefined() => Err(e.to_string()),
                 _ => Ok(vec![Slot::Deferred(index)]),
             },
         };
     }
-    match def.prepare_all(index, file, ctx, default_become) {
+    match def.prepare_all(index, ctx, default_become) {
         Ok(tasks) => Ok(tasks
             .into_iter()
             .map(|t| Slot::Ready(Box::new(t)))
             .collect()),
         Err(e) if e.is_undefined() => {
-            match def.prepare_all(index, file, ctx_unknowns, default_become) {
+            match def.prepare_all(index, ctx_unknowns, default_become) {
                 Ok(_) => Ok(vec![Slot::Deferred(index)]),
                 Err(e) if e.is_undefined() => Err(e.to_string()),
                 // Unknown values used in ways a stand-in cannot follow (a filter on it): checked
@@ -383,7 +385,29 @@ fn plan_task(
 /// All problems are gathered, and the same problem on many hosts is reported once.
 pub fn plan_hosts(input: PlanInput) -> Result<Vec<HostPlan>, PlanError> {
     let inv = input.inventory;
-    if !inv.groups.contains_key(input.role) {
+    let mut hosts = match input.pattern {
+        Some(pattern) => inv.select(pattern),
+        None => role_hosts(inv, input.role)?,
+    };
+    if let Some(limit) = input.limit {
+        let allowed = inv.select(limit);
+        hosts.retain(|h| allowed.contains(h));
+        if hosts.is_empty() && input.pattern.is_none() {
+            return Err(PlanError::NothingSelected {
+                group: input.role.to_string(),
+                limit: limit.to_string(),
+            });
+        }
+    }
+    if hosts.is_empty() {
+        return Ok(Vec::new());
+    }
+    plan_selected(input, hosts)
+}
+
+/// The hosts of the group named like the role, which must have some.
+fn role_hosts(inv: &Inventory, role: &str) -> Result<Vec<String>, PlanError> {
+    if !inv.groups.contains_key(role) {
         let known: Vec<&str> = inv
             .groups
             .keys()
@@ -392,7 +416,7 @@ pub fn plan_hosts(input: PlanInput) -> Result<Vec<HostPlan>, PlanError> {
             .collect();
         return Err(PlanError::NoGroup {
             path: inv.path.display().to_string(),
-            group: input.role.to_string(),
+            group: role.to_string(),
             known: if known.is_empty() {
                 "none".into()
             } else {
@@ -400,24 +424,20 @@ pub fn plan_hosts(input: PlanInput) -> Result<Vec<HostPlan>, PlanError> {
             },
         });
     }
-    let mut hosts = inv.group_hosts(input.role);
+    let hosts = inv.group_hosts(role);
     if hosts.is_empty() {
         return Err(PlanError::EmptyGroup {
             path: inv.path.display().to_string(),
-            group: input.role.to_string(),
+            group: role.to_string(),
         });
     }
-    if let Some(limit) = input.limit {
-        let allowed = inv.select(limit);
-        hosts.retain(|h| allowed.contains(h));
-        if hosts.is_empty() {
-            return Err(PlanError::NothingSelected {
-                group: input.role.to_string(),
-                limit: limit.to_string(),
-            });
-        }
-    }
+    Ok(hosts)
+}
 
+/// Prepares every task for each selected host. All problems are gathered, and the same problem
+/// on many hosts is reported once.
+fn plan_selected(input: PlanInput, hosts: Vec<String>) -> Result<Vec<HostPlan>, PlanError> {
+    let inv = input.inventory;
     let shared = Arc::new(RunShared {
         env: crate::render::environment(),
         task_file: input.task_file,
@@ -470,7 +490,6 @@ pub fn plan_hosts(input: PlanInput) -> Result<Vec<HostPlan>, PlanError> {
                 slots.extend(plan_task(
                     d,
                     i,
-                    file,
                     (&ctx, &ctx_unknowns),
                     &runtime_names,
                     shared.default_become,

@@ -23,6 +23,9 @@ pub struct TaskResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
     pub handler: bool,
+    /// Failed under `ignore_errors: true`: the host went on (counted as ok and ignored).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ignored: bool,
     pub duration_ms: u64,
 }
 
@@ -33,6 +36,8 @@ pub struct Stats {
     pub failed: usize,
     pub skipped: usize,
     pub unreachable: usize,
+    /// Failures under `ignore_errors` (also counted in `ok`, as Ansible's recap does).
+    pub ignored: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -81,9 +86,32 @@ impl HostReport {
             Status::Ok => self.stats.ok += 1,
             Status::Changed => self.stats.changed += 1,
             Status::Skipped => self.stats.skipped += 1,
+            Status::Failed if result.ignored => {
+                self.stats.ok += 1;
+                self.stats.ignored += 1;
+            }
             Status::Failed => self.stats.failed += 1,
         }
         self.tasks.push(result);
+    }
+
+    /// Takes in the same host's report of a later play.
+    pub fn absorb(&mut self, later: HostReport) {
+        self.tasks.extend(later.tasks);
+        let (s, l) = (&mut self.stats, &later.stats);
+        s.ok += l.ok;
+        s.changed += l.changed;
+        s.failed += l.failed;
+        s.skipped += l.skipped;
+        s.unreachable = s.unreachable.max(l.unreachable);
+        s.ignored += l.ignored;
+        if self.unreachable.is_none() {
+            self.unreachable = later.unreachable;
+        }
+        self.duration_ms += later.duration_ms;
+        self.host_key_recorded |= later.host_key_recorded;
+        self.interrupted |= later.interrupted;
+        self.round_trips += later.round_trips;
     }
 
     pub fn set_unreachable(&mut self, reason: String) {
@@ -132,13 +160,18 @@ pub fn recap(reports: &[HostReport], interrupted: Option<Signal>) -> String {
     for r in reports {
         let s = &r.stats;
         out.push_str(&format!(
-            "{:width$} : ok={} changed={} failed={} unreachable={} skipped={}  ({:.2}s){}\n",
+            "{:width$} : ok={} changed={} failed={} unreachable={} skipped={}{}  ({:.2}s){}\n",
             r.host,
             s.ok,
             s.changed,
             s.failed,
             s.unreachable,
             s.skipped,
+            if s.ignored > 0 {
+                format!(" ignored={}", s.ignored)
+            } else {
+                String::new()
+            },
             r.duration_ms as f64 / 1000.0,
             if r.interrupted { "  interrupted" } else { "" },
         ));
@@ -169,6 +202,7 @@ pub fn to_json(
         totals.changed += r.stats.changed;
         totals.failed += r.stats.failed;
         totals.skipped += r.stats.skipped;
+        totals.ignored += r.stats.ignored;
         totals.unreachable += r.stats.unreachable;
     }
     serde_json::to_string_pretty(&JsonRun {
@@ -194,6 +228,7 @@ mod tests {
             message: String::new(),
             diff: None,
             handler: false,
+            ignored: false,
             duration_ms: 1,
         }
     }

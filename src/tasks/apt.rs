@@ -6,6 +6,7 @@
 //! and says who holds it.
 
 use super::module::{Change, DecideError, Look, Module, Observed, Plan, Step};
+use super::registry::ModuleArgs;
 use super::remote::{Attributes, atomic_write_step, quote, sha256_hex};
 use super::{FieldError, OneOrMany, PrepareCtx, checks};
 use crate::render::Pos;
@@ -157,8 +158,8 @@ enum Wanted {
     Latest,
 }
 
-impl AptArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for AptArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let state = ctx.choice(
             &self.state,
             "state",

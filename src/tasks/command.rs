@@ -2,13 +2,15 @@
 //! `command` passes its words as they are (no pipes, redirections or variables), `shell` runs the
 //! line through `/bin/sh`, as in Ansible.
 
+use super::free_form::{self, ArgValue};
 use super::module::{Change, DecideError, ExecOutput, Look, Module, Observed, Plan, Step};
+use super::registry::ModuleArgs;
 use super::remote::quote;
 use super::{FieldError, PrepareCtx};
 use crate::render::Pos;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 use std::fmt;
 
 #[derive(Debug, Deserialize)]
@@ -55,16 +57,81 @@ pub struct CommandArgs {
     chdir: Option<Spanned<String>>,
 }
 
+/// The `key=value` words Ansible takes out of a free-form command line as arguments.
+const FREE_FORM_ARGUMENTS: &[&str] = &["creates", "removes", "chdir"];
+/// Arguments of Ansible's command module that provision does not take.
+const UNSUPPORTED_ARGUMENTS: &[&str] = &[
+    "executable",
+    "stdin",
+    "stdin_add_newline",
+    "strip_empty_ends",
+    "expand_argument_vars",
+    "argv",
+];
+
+impl CommandArgs {
+    fn set(&mut self, key: &str, value: Spanned<String>) -> Result<(), String> {
+        match key {
+            "cmd" => self.cmd = value,
+            "creates" => self.creates = Some(value),
+            "removes" => self.removes = Some(value),
+            "chdir" => self.chdir = Some(value),
+            other if UNSUPPORTED_ARGUMENTS.contains(&other) => {
+                return Err(format!(
+                    "`{other}` is not supported by provision's command and shell"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}` (command and shell take cmd, creates, removes, chdir)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `ls -l chdir=/tmp creates=/x`: the guard words come out, the rest is the command.
+    fn from_free_form(line: Spanned<String>) -> Result<CommandArgs, String> {
+        let at = |text: String| Spanned::new(text, line.referenced, line.defined);
+        let mut args = CommandArgs {
+            cmd: at(line.value.clone()),
+            creates: None,
+            removes: None,
+            chdir: None,
+        };
+        let Ok(words) = free_form::words(&line.value) else {
+            // Unbalanced quotes are reported with the command's own checks.
+            return Ok(args);
+        };
+        let mut rest = Vec::new();
+        let mut took = false;
+        for word in words {
+            match &word.pair {
+                Some((key, value))
+                    if FREE_FORM_ARGUMENTS.contains(&key.as_str())
+                        || UNSUPPORTED_ARGUMENTS.contains(&key.as_str()) =>
+                {
+                    args.set(key, at(value.clone()))?;
+                    took = true;
+                }
+                _ => rest.push(word.raw),
+            }
+        }
+        if took {
+            args.cmd = at(rest.join(" "));
+        }
+        Ok(args)
+    }
+}
+
 impl<'de> Deserialize<'de> for CommandArgs {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let form = Spanned::<CommandForm>::deserialize(d)?;
         Ok(match form.value {
-            CommandForm::Free(cmd) => CommandArgs {
-                cmd: Spanned::new(cmd, form.referenced, form.defined),
-                creates: None,
-                removes: None,
-                chdir: None,
-            },
+            CommandForm::Free(cmd) => {
+                CommandArgs::from_free_form(Spanned::new(cmd, form.referenced, form.defined))
+                    .map_err(de::Error::custom)?
+            }
             CommandForm::Map(m) => CommandArgs {
                 cmd: m.cmd,
                 creates: m.creates,
@@ -81,8 +148,42 @@ pub enum Flavor {
     Shell,
 }
 
+/// `shell:` takes the same arguments as `command:`.
+#[derive(Debug)]
+pub struct ShellArgs(CommandArgs);
+
+impl<'de> Deserialize<'de> for ShellArgs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        CommandArgs::deserialize(d).map(ShellArgs)
+    }
+}
+
+impl ModuleArgs for CommandArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+        self.prepare_as(ctx, Flavor::Command)
+    }
+
+    fn merge_args(&mut self, args: Vec<(String, ArgValue)>) -> Result<(), String> {
+        for (key, value) in args {
+            let text = Spanned::new(value.to_string(), Location::UNKNOWN, Location::UNKNOWN);
+            self.set(&key, text)?;
+        }
+        Ok(())
+    }
+}
+
+impl ModuleArgs for ShellArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+        self.0.prepare_as(ctx, Flavor::Shell)
+    }
+
+    fn merge_args(&mut self, args: Vec<(String, ArgValue)>) -> Result<(), String> {
+        self.0.merge_args(args)
+    }
+}
+
 impl CommandArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx, flavor: Flavor) -> Result<Box<dyn Module>, FieldError> {
+    fn prepare_as(&self, ctx: &PrepareCtx, flavor: Flavor) -> Result<Box<dyn Module>, FieldError> {
         let line = ctx.render(&self.cmd)?;
         if line.trim().is_empty() {
             return Err(FieldError {

@@ -3,6 +3,7 @@
 //! The same write action serves `template`.
 
 use super::module::{Change, DecideError, FileChange, Look, Module, Observed, Plan, Step};
+use super::registry::ModuleArgs;
 use super::remote::{Attributes, FileKind, atomic_write_step, parse_stat, sha256_hex};
 use super::{FieldError, ModeText, PrepareCtx};
 use crate::render::Pos;
@@ -20,8 +21,8 @@ pub struct CopyArgs {
     group: Option<Spanned<String>>,
 }
 
-impl CopyArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for CopyArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let content = match (&self.content, &self.src) {
             (Some(c), None) => ctx.render(c)?.into_bytes(),
             (None, Some(s)) => {

@@ -4,6 +4,7 @@
 //! needs root. Values of `password` questions never show in output.
 
 use super::module::{DecideError, Look, Module, Observed, Plan, Step};
+use super::registry::ModuleArgs;
 use super::remote::quote;
 use super::{FieldError, PrepareCtx};
 use crate::render::Pos;
@@ -31,8 +32,8 @@ const VTYPES: &[&str] = &[
     "title",
 ];
 
-impl DebconfArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for DebconfArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let word = |s: &Spanned<String>, what: &str| -> Result<String, FieldError> {
             let v = ctx.render(s)?;
             let ok = v.starts_with(|c: char| c.is_ascii_alphanumeric())

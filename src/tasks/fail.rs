@@ -1,6 +1,7 @@
 //! `fail`: stop the host with a message, usually under a `when` (a check that did not hold).
 
 use super::module::{DecideError, Look, Module, Observed, Plan};
+use super::registry::ModuleArgs;
 use super::{FieldError, PrepareCtx};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -11,8 +12,8 @@ pub struct FailArgs {
     msg: Spanned<String>,
 }
 
-impl FailArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for FailArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         Ok(Box::new(Fail {
             msg: ctx.render(&self.msg)?,
         }))

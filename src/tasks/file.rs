@@ -2,6 +2,7 @@
 //! Unlike Ansible, `touch` on an existing file changes nothing, so a second run reports `ok`.
 
 use super::module::{DecideError, Look, Module, Observed, Plan, Step};
+use super::registry::ModuleArgs;
 use super::remote::{Attributes, FileKind, parse_stat, quote, stat_look};
 use super::{FieldError, ModeText, PrepareCtx};
 use crate::render::Pos;
@@ -29,8 +30,8 @@ pub enum FileState {
     Link,
 }
 
-impl FileArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for FileArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let path = ctx.absolute_path(&self.path, "path")?;
         let state = ctx.choice(
             &self.state,

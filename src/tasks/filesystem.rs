@@ -4,6 +4,7 @@
 //! device that holds data. Needs root.
 
 use super::module::{DecideError, Look, Module, Observed, Plan, Step};
+use super::registry::ModuleArgs;
 use super::remote::quote;
 use super::{FieldError, PrepareCtx};
 use crate::render::Pos;
@@ -22,8 +23,8 @@ pub struct FilesystemArgs {
 
 const FSTYPES: &[&str] = &["ext4", "ext3", "ext2", "xfs", "btrfs"];
 
-impl FilesystemArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for FilesystemArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let dev = ctx.absolute_path(&self.dev, "dev")?;
         let fstype = ctx.render(&self.fstype)?;
         if !FSTYPES.contains(&fstype.as_str()) {

@@ -3,6 +3,7 @@
 //! that is not a clone of `repo` is a failure, never overwritten.
 
 use super::module::{DecideError, Look, Module, Observed, Plan, Step};
+use super::registry::ModuleArgs;
 use super::remote::quote;
 use super::{FieldError, PrepareCtx, checks};
 use crate::render::Pos;
@@ -18,8 +19,8 @@ pub struct GitArgs {
     depth: Option<u32>,
 }
 
-impl GitArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for GitArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let dest = ctx.absolute_path(&self.dest, "dest")?;
         let repo = ctx.render(&self.repo)?;
         checks::not_an_option("repo", &repo, Pos::from(&self.repo))?;

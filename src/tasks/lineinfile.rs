@@ -3,6 +3,7 @@
 //! atomically only when it differs.
 
 use super::module::{Change, DecideError, FileChange, Look, Module, Observed, Plan};
+use super::registry::ModuleArgs;
 use super::remote::{Attributes, atomic_write_step, quote};
 use super::{FieldError, PrepareCtx};
 use crate::render::Pos;
@@ -21,8 +22,8 @@ pub struct LineInFileArgs {
     create: bool,
 }
 
-impl LineInFileArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for LineInFileArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let path = ctx.absolute_path(&self.path, "path")?;
         let present = ctx.choice(
             &self.state,

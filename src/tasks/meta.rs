@@ -2,6 +2,7 @@
 //! tasks (a service restarted with its new settings before later tasks need them).
 
 use super::module::{DecideError, Look, Module, Observed, Plan};
+use super::registry::ModuleArgs;
 use super::{FieldError, PrepareCtx};
 use crate::render::Pos;
 use serde::Deserialize;
@@ -13,8 +14,8 @@ pub const KIND: &str = "meta";
 #[derive(Debug, Deserialize)]
 pub struct MetaArgs(Spanned<String>);
 
-impl MetaArgs {
-    pub fn prepare(&self, _ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for MetaArgs {
+    fn prepare(&self, _ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         if self.0.value != "flush_handlers" {
             return Err(FieldError {
                 pos: Pos::from(&self.0),

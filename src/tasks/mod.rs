@@ -9,14 +9,17 @@ pub mod debconf;
 pub mod fail;
 pub mod file;
 pub mod filesystem;
+pub mod free_form;
 pub mod git;
 pub mod lineinfile;
 pub mod meta;
 pub mod module;
 pub mod mount;
 pub mod pip;
+pub mod registry;
 pub mod remote;
 pub mod service;
+pub mod tags;
 pub mod template;
 pub mod uri;
 pub mod user;
@@ -24,58 +27,15 @@ pub mod wait_for;
 
 use crate::render::{self, Pos};
 use crate::roles::RoleSource;
+use free_form::ArgValue;
 use minijinja::{Environment, Value};
 use module::Module;
+use registry::{FreeForm, ModuleArgs, ModuleName};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::fmt;
 
-/// The modules a task can name, with the type of their arguments.
-#[derive(Debug)]
-pub enum ModuleCall {
-    Command(command::CommandArgs),
-    Shell(command::CommandArgs),
-    File(file::FileArgs),
-    Copy(copy::CopyArgs),
-    Template(template::TemplateArgs),
-    LineInFile(lineinfile::LineInFileArgs),
-    User(user::UserArgs),
-    Group(user::GroupArgs),
-    Service(service::ServiceArgs),
-    WaitFor(wait_for::WaitForArgs),
-    Apt(apt::AptArgs),
-    Git(git::GitArgs),
-    Uri(uri::UriArgs),
-    Debconf(debconf::DebconfArgs),
-    Filesystem(filesystem::FilesystemArgs),
-    Mount(mount::MountArgs),
-    Pip(pip::PipArgs),
-    Fail(fail::FailArgs),
-    Meta(meta::MetaArgs),
-}
-
-pub const MODULE_NAMES: &[&str] = &[
-    "command",
-    "shell",
-    "file",
-    "copy",
-    "template",
-    "lineinfile",
-    "user",
-    "group",
-    "service",
-    "wait_for",
-    "apt",
-    "git",
-    "uri",
-    "debconf",
-    "filesystem",
-    "mount",
-    "pip",
-    "fail",
-    "meta",
-];
 const KEYWORDS: &[&str] = &[
     "name",
     "become",
@@ -88,37 +48,23 @@ const KEYWORDS: &[&str] = &[
     "loop",
     "with_items",
     "run_once",
+    "ignore_errors",
+    "args",
+    "vars",
+    "tags",
+    "no_log",
+    "listen",
+    "import_tasks",
+    "include_tasks",
+    "import_role",
+    "include_role",
 ];
-
-impl ModuleCall {
-    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
-        match self {
-            ModuleCall::Command(a) => a.prepare(ctx, command::Flavor::Command),
-            ModuleCall::Shell(a) => a.prepare(ctx, command::Flavor::Shell),
-            ModuleCall::File(a) => a.prepare(ctx),
-            ModuleCall::Copy(a) => a.prepare(ctx),
-            ModuleCall::Template(a) => a.prepare(ctx),
-            ModuleCall::LineInFile(a) => a.prepare(ctx),
-            ModuleCall::User(a) => a.prepare(ctx),
-            ModuleCall::Group(a) => a.prepare(ctx),
-            ModuleCall::Service(a) => a.prepare(ctx),
-            ModuleCall::WaitFor(a) => a.prepare(ctx),
-            ModuleCall::Apt(a) => a.prepare(ctx),
-            ModuleCall::Git(a) => a.prepare(ctx),
-            ModuleCall::Uri(a) => a.prepare(ctx),
-            ModuleCall::Debconf(a) => a.prepare(ctx),
-            ModuleCall::Filesystem(a) => a.prepare(ctx),
-            ModuleCall::Mount(a) => a.prepare(ctx),
-            ModuleCall::Pip(a) => a.prepare(ctx),
-            ModuleCall::Fail(a) => a.prepare(ctx),
-            ModuleCall::Meta(a) => a.prepare(ctx),
-        }
-    }
-}
 
 /// A module's arguments. A value of the wrong type is named by its field as well as its place
 /// (`4:12: state: expected string scalar`).
-fn arguments<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+pub(crate) fn arguments<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
     serde_path_to_error::deserialize(d).map_err(|e| {
         // `.value` is the inside of a value kept with its place (`Spanned`), not a field.
         let field = e.path().to_string().replace(".value", "");
@@ -141,38 +87,47 @@ fn arguments<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<T, 
                     format!("{field}: {}", &message[..end]),
                 )
             }
+            // From `key=value` text: no place in it, but the field still says which value.
+            None if field != "." && !message.contains(&format!("`{field}`")) => {
+                de::Error::custom(format!("{field}: {message}"))
+            }
             _ => inner,
         }
     })
 }
 
-struct ModuleSeed<'a>(&'a str);
+/// A module's value: arguments read, or a `key=value` string kept until the task's `args:` is known.
+enum ModuleValue {
+    Parsed(Box<dyn ModuleArgs>),
+    Pairs(String),
+}
 
-impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
-    type Value = ModuleCall;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ModuleCall, D::Error> {
-        Ok(match self.0 {
-            "command" => ModuleCall::Command(arguments(d)?),
-            "shell" => ModuleCall::Shell(arguments(d)?),
-            "file" => ModuleCall::File(arguments(d)?),
-            "copy" => ModuleCall::Copy(arguments(d)?),
-            "template" => ModuleCall::Template(arguments(d)?),
-            "lineinfile" => ModuleCall::LineInFile(arguments(d)?),
-            "user" => ModuleCall::User(arguments(d)?),
-            "group" => ModuleCall::Group(arguments(d)?),
-            "service" => ModuleCall::Service(arguments(d)?),
-            "wait_for" => ModuleCall::WaitFor(arguments(d)?),
-            "apt" => ModuleCall::Apt(arguments(d)?),
-            "git" => ModuleCall::Git(arguments(d)?),
-            "uri" => ModuleCall::Uri(arguments(d)?),
-            "debconf" => ModuleCall::Debconf(arguments(d)?),
-            "filesystem" => ModuleCall::Filesystem(arguments(d)?),
-            "mount" => ModuleCall::Mount(arguments(d)?),
-            "pip" => ModuleCall::Pip(arguments(d)?),
-            "fail" => ModuleCall::Fail(arguments(d)?),
-            "meta" => ModuleCall::Meta(arguments(d)?),
-            other => unreachable!("module `{other}` is checked before"),
-        })
+struct ModuleSeed(&'static ModuleName);
+
+impl<'de> DeserializeSeed<'de> for ModuleSeed {
+    type Value = ModuleValue;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ModuleValue, D::Error> {
+        struct V(&'static str);
+        impl<'de> Visitor<'de> for V {
+            type Value = ModuleValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("the module's arguments: a mapping, or `key=value` pairs in one string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ModuleValue, E> {
+                Ok(ModuleValue::Pairs(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<ModuleValue, E> {
+                Ok(ModuleValue::Pairs(String::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ModuleValue, A::Error> {
+                registry::parse(self.0, de::value::MapAccessDeserializer::new(map))
+                    .map(ModuleValue::Parsed)
+            }
+        }
+        match self.0.free_form {
+            FreeForm::Own => registry::parse(self.0.name, d).map(ModuleValue::Parsed),
+            FreeForm::KeyValue => d.deserialize_any(V(self.0.name)),
+        }
     }
 }
 
@@ -210,13 +165,79 @@ pub enum Condition {
     Expr { text: String, pos: Pos },
 }
 
+/// `import_tasks`/`include_tasks` (a task file) or `import_role`/`include_role` (a role): the
+/// task stands for the tasks it names, which the loader puts in its place before any host is
+/// planned (see [`crate::playbook`]).
+#[derive(Debug, Clone)]
+pub struct Include {
+    pub keyword: &'static str,
+    pub role: bool,
+    pub target: String,
+    /// `tasks_from:` of a role.
+    pub tasks_from: Option<String>,
+    pub pos: Pos,
+}
+
+/// The value of an include keyword: a name, or a mapping with `file` (task files) or `name`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum IncludeValue {
+    Name(String),
+    Map(IncludeMap),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncludeMap {
+    file: Option<String>,
+    name: Option<String>,
+    tasks_from: Option<String>,
+    /// Accepted for the roles that name them; provision reads a role's main files.
+    handlers_from: Option<String>,
+    apply: Option<serde_json::Value>,
+    public: Option<bool>,
+}
+
+const INCLUDE_KEYWORDS: &[&str] = &[
+    "import_tasks",
+    "include_tasks",
+    "import_role",
+    "include_role",
+];
+
+/// Stands for an include in the module slot until the loader replaces the task.
+#[derive(Debug)]
+struct IncludePlaceholder;
+
+impl ModuleArgs for IncludePlaceholder {
+    fn prepare(&self, _ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+        Err(FieldError {
+            pos: Pos::MODULE,
+            message: "an include is resolved when the task file is loaded".into(),
+        })
+    }
+}
+
+/// Where a task was written: its file (for messages), and, for a task of a role in the roles
+/// layout, where that role's templates and files are.
+#[derive(Debug, Default)]
+pub struct TaskSource {
+    pub display: String,
+    pub roles: Option<RoleSource>,
+}
+
 #[derive(Debug)]
 pub struct TaskDef {
+    pub source: std::sync::Arc<TaskSource>,
     pub pos: Pos,
     pub name: Option<Spanned<String>>,
     pub module_name: String,
+    /// Set for an include (the module slot then holds a placeholder).
+    pub include: Option<Include>,
+    /// `listen:` of a handler: topics that notify it besides its name.
+    pub listen: Vec<String>,
     pub module_pos: Pos,
-    pub module: ModuleCall,
+    pub module: Box<dyn ModuleArgs>,
     pub become_: Option<bool>,
     pub become_user: Option<Spanned<String>>,
     pub when: Vec<Condition>,
@@ -230,6 +251,14 @@ pub struct TaskDef {
     pub loop_items: Option<Spanned<serde_json::Value>>,
     /// `run_once: true`: runs on the first host of the play; its result is every host's.
     pub run_once: bool,
+    /// `ignore_errors: true`: a failure is reported and the host goes on.
+    pub ignore_errors: bool,
+    /// `vars:` of the task: seen by it alone, above the play's and the inventory's.
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    /// `tags:`, for `--tags` and `--skip-tags`.
+    pub tags: Vec<String>,
+    /// `no_log: true`: the task's messages are not shown.
+    pub no_log: bool,
     /// The identifiers in the task's text (set by `TaskFile::parse`): which variables it may
     /// use, known before anything is rendered.
     pub words: std::collections::BTreeSet<String>,
@@ -246,7 +275,10 @@ impl<'de> Visitor<'de> for TaskVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TaskDef, A::Error> {
         let mut name = None;
-        let mut module: Option<(String, Pos, ModuleCall)> = None;
+        let mut module: Option<(&'static ModuleName, Pos, ModuleValue)> = None;
+        let mut args: Option<(Pos, Vec<(String, ArgValue)>)> = None;
+        let mut include: Option<Include> = None;
+        let mut listen = Vec::new();
         let mut become_ = None;
         let mut become_user = None;
         let mut when = Vec::new();
@@ -257,6 +289,10 @@ impl<'de> Visitor<'de> for TaskVisitor {
         let mut failed_when = None;
         let mut loop_items = None;
         let mut run_once = false;
+        let mut ignore_errors = false;
+        let mut vars = serde_json::Map::new();
+        let mut tags = Vec::new();
+        let mut no_log = false;
         let mut first_pos = None;
         while let Some(key) = map.next_key::<Spanned<String>>()? {
             let key_pos = Pos::from(&key);
@@ -287,43 +323,133 @@ impl<'de> Visitor<'de> for TaskVisitor {
                 "failed_when" => failed_when = Some(conditions(map.next_value()?)),
                 "loop" | "with_items" => loop_items = Some(map.next_value()?),
                 "run_once" => run_once = map.next_value::<bool>()?,
+                "ignore_errors" => ignore_errors = map.next_value::<bool>()?,
+                "no_log" => no_log = map.next_value::<bool>()?,
+                "vars" => vars = map.next_value()?,
+                "tags" => {
+                    // `tags: a,b` is two tags, as in Ansible.
+                    tags = map
+                        .next_value::<OneOrMany>()?
+                        .0
+                        .iter()
+                        .flat_map(|t| t.split(','))
+                        .map(|t| t.trim().to_string())
+                        .filter(|t| !t.is_empty())
+                        .collect();
+                }
                 "when" => when = conditions(map.next_value()?),
-                m if MODULE_NAMES.contains(&m) => {
-                    if let Some((other, _, _)) = &module {
+                "listen" => listen = map.next_value::<OneOrMany>()?.0,
+                k if INCLUDE_KEYWORDS.contains(&k) => {
+                    let keyword = INCLUDE_KEYWORDS
+                        .iter()
+                        .find(|w| **w == k)
+                        .copied()
+                        .unwrap_or_default();
+                    let role = keyword.ends_with("_role");
+                    let value = map.next_value::<IncludeValue>()?;
+                    let (target, tasks_from) = match value {
+                        IncludeValue::Name(n) => (Some(n), None),
+                        IncludeValue::Map(m) => {
+                            let target = if role { m.name } else { m.file };
+                            let _ = (m.handlers_from, m.apply, m.public);
+                            (target, m.tasks_from)
+                        }
+                    };
+                    let Some(target) = target else {
                         return Err(located(
                             key_pos,
                             format!(
-                                "this task names two modules, `{other}` and `{m}`: a task runs exactly one"
+                                "`{keyword}` needs {}",
+                                if role {
+                                    "`name:` (the role)"
+                                } else {
+                                    "a file name"
+                                }
+                            ),
+                        ));
+                    };
+                    include = Some(Include {
+                        keyword,
+                        role,
+                        target,
+                        tasks_from,
+                        pos: key_pos,
+                    });
+                }
+                "args" => {
+                    let v =
+                        map.next_value::<Spanned<serde_json::Map<String, serde_json::Value>>>()?;
+                    let pos = Pos::from(&v);
+                    let pairs = v
+                        .value
+                        .into_iter()
+                        .map(|(k, v)| (k, ArgValue::Yaml(v)))
+                        .collect();
+                    args = Some((pos, pairs));
+                }
+                other => {
+                    let Some(m) = registry::lookup(other) else {
+                        return Err(located(
+                            key_pos,
+                            format!(
+                                "unknown module or task keyword `{other}` (modules: {}; keywords: {})",
+                                registry::names().join(", "),
+                                KEYWORDS.join(", ")
+                            ),
+                        ));
+                    };
+                    if let Some((first, _, _)) = &module {
+                        return Err(located(
+                            key_pos,
+                            format!(
+                                "this task names two modules, `{}` and `{other}`: a task runs exactly one",
+                                first.name
                             ),
                         ));
                     }
-                    let call = map.next_value_seed(ModuleSeed(m))?;
-                    module = Some((m.to_string(), key_pos, call));
-                }
-                other => {
-                    return Err(located(
-                        key_pos,
-                        format!(
-                            "unknown module or task keyword `{other}` (modules: {}; keywords: {})",
-                            MODULE_NAMES.join(", "),
-                            KEYWORDS.join(", ")
-                        ),
-                    ));
+                    let value = map.next_value_seed(ModuleSeed(m))?;
+                    module = Some((m, key_pos, value));
                 }
             }
         }
-        let Some((module_name, module_pos, module)) = module else {
-            return Err(de::Error::custom(format!(
-                "this task names no module (one of: {})",
-                MODULE_NAMES.join(", ")
-            )));
+        let (module_name, module_pos, module): (String, Pos, Box<dyn ModuleArgs>) = match (
+            module, &include,
+        ) {
+            (Some((entry, module_pos, value)), None) => (
+                entry.name.to_string(),
+                module_pos,
+                module_arguments(entry, module_pos, value, args)?,
+            ),
+            (None, Some(inc)) => (
+                inc.keyword.to_string(),
+                inc.pos,
+                Box::new(IncludePlaceholder),
+            ),
+            (Some((entry, pos, _)), Some(inc)) => {
+                return Err(located(
+                    pos,
+                    format!(
+                        "this task names both `{}` and `{}`: a task runs one module or includes",
+                        entry.name, inc.keyword
+                    ),
+                ));
+            }
+            (None, None) => {
+                return Err(de::Error::custom(format!(
+                    "this task names no module (one of: {})",
+                    registry::names().join(", ")
+                )));
+            }
         };
         Ok(TaskDef {
+            source: Default::default(),
             pos: first_pos.unwrap_or(module_pos),
             name,
             module_name,
             module_pos,
             module,
+            include,
+            listen,
             become_,
             become_user,
             when,
@@ -334,8 +460,58 @@ impl<'de> Visitor<'de> for TaskVisitor {
             failed_when,
             loop_items,
             run_once,
+            ignore_errors,
+            vars,
+            tags,
+            no_log,
             words: Default::default(),
         })
+    }
+}
+
+/// The module's arguments from its value and the task's `args:`.
+fn module_arguments<E: de::Error>(
+    entry: &'static ModuleName,
+    module_pos: Pos,
+    value: ModuleValue,
+    args: Option<(Pos, Vec<(String, ArgValue)>)>,
+) -> Result<Box<dyn ModuleArgs>, E> {
+    match value {
+        ModuleValue::Parsed(mut parsed) => {
+            if let Some((pos, args)) = args {
+                if entry.free_form == FreeForm::KeyValue {
+                    return Err(located(
+                        pos,
+                        format!(
+                            "`args:` beside `{}:` arguments written as a mapping: give them in one place",
+                            entry.name
+                        ),
+                    ));
+                }
+                parsed
+                    .merge_args(args)
+                    .map_err(|message| located(pos, format!("args: {message}")))?;
+            }
+            Ok(parsed)
+        }
+        ModuleValue::Pairs(text) => {
+            let mut pairs =
+                free_form::key_values(&text).map_err(|message| located(module_pos, message))?;
+            if let Some((pos, args)) = args {
+                for (key, value) in args {
+                    if pairs.iter().any(|(k, _)| *k == key) {
+                        return Err(located(
+                            pos,
+                            format!("`{key}` is given both in `{}:` and in `args:`", entry.name),
+                        ));
+                    }
+                    pairs.push((key, value));
+                }
+            }
+            let map = de::value::MapDeserializer::<_, de::value::Error>::new(pairs.into_iter());
+            registry::parse(entry.name, map)
+                .map_err(|e| located(module_pos, format!("{}: {e}", entry.name)))
+        }
     }
 }
 
@@ -408,6 +584,8 @@ pub struct TaskFile {
     /// The role's own variables: above configure.json's, below the inventory's.
     pub vars: serde_json::Map<String, serde_json::Value>,
     pub strategy: Strategy,
+    /// What Ansible would warn about and still run (a condition written inside `{{ }}`).
+    pub warnings: Vec<String>,
 }
 
 /// How the hosts move through the tasks: `linear` (Ansible's default: in step wherever another
@@ -526,36 +704,91 @@ impl TaskFileError {
     }
 }
 
+impl TaskSource {
+    pub fn error(&self, pos: Pos, message: String) -> TaskFileError {
+        TaskFileError {
+            file: self.display.clone(),
+            line: pos.line,
+            column: pos.column,
+            message,
+        }
+    }
+}
+
 impl TaskFile {
     pub fn parse(display: &str, text: &str) -> Result<TaskFile, TaskFileError> {
-        let mut file: TaskFile = serde_saphyr::from_str(text).map_err(|e| {
-            let location = e.location();
-            let message = e.without_snippet().to_string();
-            if let Some((line, column, message)) = take_location(&message) {
-                return TaskFileError {
-                    file: display.to_string(),
-                    line,
-                    column,
-                    message: strip_location_suffix(&message),
-                };
-            }
-            TaskFileError {
-                file: display.to_string(),
-                line: location.map(|l| l.line() as u32).unwrap_or(0),
-                column: location.map(|l| l.column() as u32).unwrap_or(0),
-                message: strip_location_suffix(&message),
-            }
-        })?;
+        let mut file: TaskFile =
+            crate::yaml::from_str(text).map_err(|e| yaml_error(display, &e))?;
         file.display = display.to_string();
-        file.check_notify()?;
+        file.attach_source(TaskSource {
+            display: display.to_string(),
+            roles: None,
+        });
         file.note_words(text);
-        file.check_run_once()?;
+        if file
+            .tasks
+            .iter()
+            .chain(&file.handlers)
+            .all(|t| t.include.is_none())
+        {
+            file.check()?;
+        }
         Ok(file)
+    }
+
+    /// A list of tasks on its own (an included file, a role's `tasks/main.yml` or
+    /// `handlers/main.yml`); checked once the whole play is put together ([`TaskFile::check`]).
+    pub fn parse_list(source: TaskSource, text: &str) -> Result<Vec<TaskDef>, TaskFileError> {
+        let tasks: Option<Vec<TaskDef>> =
+            crate::yaml::from_str(text).map_err(|e| yaml_error(&source.display, &e))?;
+        let mut file = TaskFile {
+            display: source.display.clone(),
+            tasks: tasks.unwrap_or_default(),
+            ..TaskFile::default()
+        };
+        file.attach_source(source);
+        file.note_words(text);
+        Ok(file.tasks)
+    }
+
+    fn attach_source(&mut self, source: TaskSource) {
+        let source = std::sync::Arc::new(source);
+        for task in self.tasks.iter_mut().chain(self.handlers.iter_mut()) {
+            task.source = source.clone();
+        }
+    }
+
+    /// What can only be checked on the whole of a play's tasks and handlers: every `notify`
+    /// names a handler, `run_once` where it means something; and what to warn about.
+    pub fn check(&mut self) -> Result<(), TaskFileError> {
+        self.note_warnings();
+        self.check_notify()?;
+        self.check_run_once()
+    }
+
+    fn note_warnings(&mut self) {
+        for task in self.tasks.iter().chain(&self.handlers) {
+            for cond in task
+                .when
+                .iter()
+                .chain(task.changed_when.iter().flatten())
+                .chain(task.failed_when.iter().flatten())
+            {
+                if let Condition::Expr { text, pos } = cond
+                    && render::condition_has_delimiters(text)
+                {
+                    self.warnings.push(format!(
+                        "{}:{}:{}: a condition should not include {{{{ }}}} or {{% %}}: it is rendered, then evaluated (`{text}`)",
+                        task.source.display, pos.line, pos.column
+                    ));
+                }
+            }
+        }
     }
 
     fn check_run_once(&self) -> Result<(), TaskFileError> {
         if let Some(h) = self.handlers.iter().find(|h| h.run_once) {
-            return Err(self.error(
+            return Err(h.source.error(
                 h.pos,
                 "`run_once` is for tasks: a handler runs on the hosts that notified it".into(),
             ));
@@ -565,7 +798,7 @@ impl TaskFile {
             .iter()
             .find(|t| t.run_once && t.module_name == meta::KIND)
         {
-            return Err(self.error(
+            return Err(t.source.error(
                 t.pos,
                 "`run_once` does not apply to `meta`: handlers are flushed on every host".into(),
             ));
@@ -576,7 +809,7 @@ impl TaskFile {
     /// A task's text runs from its first line to the line before the next task's (of either
     /// list); a comment or key in between can only make a task wait for run-time values, or
     /// other hosts, when it need not.
-    fn note_words(&mut self, text: &str) {
+    pub(crate) fn note_words(&mut self, text: &str) {
         let lines: Vec<&str> = text.lines().collect();
         let mut starts: Vec<usize> = self
             .tasks
@@ -609,27 +842,32 @@ impl TaskFile {
             .collect();
         for (i, h) in self.handlers.iter().enumerate() {
             if h.name.is_none() {
-                return Err(self.error(
+                return Err(h.source.error(
                     h.pos,
                     "a handler needs a `name` for `notify` to refer to".into(),
                 ));
             }
             if handler_names[..i].contains(&handler_names[i]) {
-                return Err(self.error(
+                return Err(h.source.error(
                     h.pos,
                     format!("two handlers are named `{}`", handler_names[i]),
                 ));
             }
         }
+        let topics: Vec<&str> = self
+            .handlers
+            .iter()
+            .flat_map(|h| h.listen.iter().map(String::as_str))
+            .collect();
         for task in self.tasks.iter().chain(&self.handlers) {
             for n in &task.notify {
-                if !handler_names.contains(&n.as_str()) {
+                if !handler_names.contains(&n.as_str()) && !topics.contains(&n.as_str()) {
                     let known = if handler_names.is_empty() {
                         "this file has no handlers".to_string()
                     } else {
                         format!("handlers: {}", handler_names.join(", "))
                     };
-                    return Err(self.error(
+                    return Err(task.source.error(
                         task.notify_pos.unwrap_or(task.pos),
                         format!("`notify` names `{n}`, which is not a handler ({known})"),
                     ));
@@ -637,6 +875,19 @@ impl TaskFile {
             }
         }
         Ok(())
+    }
+
+    /// Drops the tasks `--tags`/`--skip-tags` leave out (handlers run when notified, whatever
+    /// their tags, as in Ansible).
+    pub fn select_tags(&mut self, filter: &tags::TagFilter) {
+        if !filter.is_empty()
+            || self
+                .tasks
+                .iter()
+                .any(|t| t.tags.iter().any(|x| x == "never"))
+        {
+            self.tasks.retain(|t| filter.keeps(&t.tags));
+        }
     }
 
     /// The names tasks register: known only while the run goes on.
@@ -655,6 +906,26 @@ impl TaskFile {
             column: pos.column,
             message,
         }
+    }
+}
+
+/// A YAML or task error from the parser, located in `display`.
+pub fn yaml_error(display: &str, e: &serde_saphyr::Error) -> TaskFileError {
+    let location = e.location();
+    let message = e.without_snippet().to_string();
+    if let Some((line, column, message)) = take_location(&message) {
+        return TaskFileError {
+            file: display.to_string(),
+            line,
+            column,
+            message: strip_location_suffix(&message),
+        };
+    }
+    TaskFileError {
+        file: display.to_string(),
+        line: location.map(|l| l.line() as u32).unwrap_or(0),
+        column: location.map(|l| l.column() as u32).unwrap_or(0),
+        message: strip_location_suffix(&message),
     }
 }
 
@@ -798,6 +1069,7 @@ impl PrepareCtx<'_> {
 #[derive(Debug)]
 pub struct PreparedTask {
     pub index: usize,
+    pub source: std::sync::Arc<TaskSource>,
     pub name: String,
     pub module: Box<dyn Module>,
     pub become_user: Option<String>,
@@ -821,14 +1093,17 @@ pub fn first_false(
     env: &Environment<'static>,
     conditions: &[Condition],
     vars: &Value,
-    file: &TaskFile,
+    source: &TaskSource,
     keyword: &str,
 ) -> Result<Option<String>, TaskFileError> {
     for cond in conditions {
         let holds = match cond {
             Condition::Literal(b) => *b,
-            Condition::Expr { text, pos } => render::eval_condition(env, text, vars)
-                .map_err(|e| file.error(*pos, format!("in `{keyword}: {text}`: {}", e.message)))?,
+            Condition::Expr { text, pos } => {
+                render::eval_condition(env, text, vars).map_err(|e| {
+                    source.error(*pos, format!("in `{keyword}: {text}`: {}", e.message))
+                })?
+            }
         };
         if !holds {
             return Ok(Some(match cond {
@@ -881,22 +1156,18 @@ impl TaskDef {
     }
 
     pub fn template_source(&self) -> Option<&str> {
-        match &self.module {
-            ModuleCall::Template(args) => Some(args.source()),
-            _ => None,
-        }
+        self.module.template_source()
     }
 
     /// The task for one host, or one task per item of its `loop`, each with `item` set.
     pub fn prepare_all(
         &self,
         index: usize,
-        file: &TaskFile,
         ctx: &PrepareCtx,
         default_become: bool,
     ) -> Result<Vec<PreparedTask>, TaskFileError> {
         let Some(spec) = &self.loop_items else {
-            return Ok(vec![self.prepare(index, file, ctx, default_become)?]);
+            return Ok(vec![self.prepare(index, ctx, default_become)?]);
         };
         let pos = Pos::from(spec);
         let items: Vec<Value> = match &spec.value {
@@ -906,7 +1177,7 @@ impl TaskDef {
                     .strip_prefix("{{")
                     .and_then(|t| t.strip_suffix("}}"))
                     .ok_or_else(|| {
-                        file.error(
+                        self.source.error(
                             pos,
                             format!("loop `{text}` must be a list or an expression in {{{{ }}}}"),
                         )
@@ -916,17 +1187,22 @@ impl TaskDef {
                     .compile_expression(expr)
                     .and_then(|e| e.eval(ctx.vars))
                     .map_err(|e| {
-                        file.error(
+                        self.source.error(
                             pos,
                             format!("in `loop: {text}`: {}", render::explain(&e).message),
                         )
                     })?;
                 if value.is_undefined() {
-                    return Err(file.error(pos, format!("in `loop: {text}`: undefined variable")));
+                    return Err(self
+                        .source
+                        .error(pos, format!("in `loop: {text}`: undefined variable")));
                 }
                 value
                     .try_iter()
-                    .map_err(|_| file.error(pos, format!("loop `{text}` is not a list")))?
+                    .map_err(|_| {
+                        self.source
+                            .error(pos, format!("loop `{text}` is not a list"))
+                    })?
                     .collect()
             }
             serde_json::Value::Array(list) => list
@@ -934,16 +1210,21 @@ impl TaskDef {
                 .map(|item| match item {
                     serde_json::Value::String(s) => render::render_str(ctx.env, s, ctx.vars)
                         .map(Value::from)
-                        .map_err(|e| file.error(pos, format!("in a loop item: {}", e.message))),
+                        .map_err(|e| {
+                            self.source
+                                .error(pos, format!("in a loop item: {}", e.message))
+                        }),
                     other => Ok(Value::from(minijinja::value::Serde(other))),
                 })
                 .collect::<Result<_, _>>()?,
             _ => {
-                return Err(file.error(pos, "loop needs a list or an expression in {{ }}".into()));
+                return Err(self
+                    .source
+                    .error(pos, "loop needs a list or an expression in {{ }}".into()));
             }
         };
         if items.len() > MAX_LOOP_ITEMS {
-            return Err(file.error(
+            return Err(self.source.error(
                 pos,
                 format!("loop has {} items; at most {MAX_LOOP_ITEMS}", items.len()),
             ));
@@ -952,6 +1233,7 @@ impl TaskDef {
             // Nothing is rendered: the arguments may use `item`.
             return Ok(vec![PreparedTask {
                 index,
+                source: self.source.clone(),
                 name: self.display_name(),
                 module: Box::new(Skipped(self.module_name.clone())),
                 become_user: None,
@@ -971,7 +1253,7 @@ impl TaskDef {
                 vars: &vars,
                 ..*ctx
             };
-            let mut task = self.prepare(index, file, &item_ctx, default_become)?;
+            let mut task = self.prepare(index, &item_ctx, default_become)?;
             let shown = match item.as_str() {
                 Some(s) => s.to_string(),
                 None => item.to_string(),
@@ -985,22 +1267,58 @@ impl TaskDef {
         Ok(out)
     }
 
+    /// The variables with the task's own `vars` over them, each rendered with the others.
+    fn with_task_vars(&self, ctx: &PrepareCtx) -> Result<Value, TaskFileError> {
+        let mut own = self.vars.clone();
+        for (name, value) in own.iter_mut() {
+            render_json(ctx.env, value, ctx.vars).map_err(|message| {
+                self.source
+                    .error(self.pos, format!("in task variable `{name}`: {message}"))
+            })?;
+        }
+        // The last map wins.
+        Ok(minijinja::value::merge_maps([
+            ctx.vars.clone(),
+            Value::from(minijinja::value::Serde(&own)),
+        ]))
+    }
+
     pub fn prepare(
         &self,
         index: usize,
-        file: &TaskFile,
         ctx: &PrepareCtx,
         default_become: bool,
     ) -> Result<PreparedTask, TaskFileError> {
+        // A role's task finds its templates and files in its role.
+        let own;
+        let ctx = match &self.source.roles {
+            Some(roles) => {
+                own = PrepareCtx { roles, ..*ctx };
+                &own
+            }
+            None => ctx,
+        };
+        let with_vars;
+        let vars_ctx;
+        let ctx = if self.vars.is_empty() {
+            ctx
+        } else {
+            with_vars = self.with_task_vars(ctx)?;
+            vars_ctx = PrepareCtx {
+                vars: &with_vars,
+                ..*ctx
+            };
+            &vars_ctx
+        };
         let at = |e: FieldError| {
             let pos = if e.pos == Pos::MODULE {
                 self.module_pos
             } else {
                 e.pos
             };
-            file.error(pos, e.message)
+            self.source.error(pos, e.message)
         };
-        let skip = first_false(ctx.env, &self.when, ctx.vars, file, "when")?;
+        let skip = first_false(ctx.env, &self.when, ctx.vars, &self.source, "when")?;
         // Evaluated after the task runs, so only their syntax can be checked now.
         for (keyword, conditions) in [
             ("changed_when", &self.changed_when),
@@ -1008,9 +1326,10 @@ impl TaskDef {
         ] {
             for cond in conditions.iter().flatten() {
                 if let Condition::Expr { text, pos } = cond {
-                    ctx.env
-                        .compile_expression(text)
-                        .map_err(|e| file.error(*pos, format!("in `{keyword}: {text}`: {e}")))?;
+                    ctx.env.compile_expression(text).map_err(|e| {
+                        self.source
+                            .error(*pos, format!("in `{keyword}: {text}`: {e}"))
+                    })?;
                 }
             }
         }
@@ -1043,6 +1362,7 @@ impl TaskDef {
         };
         Ok(PreparedTask {
             index,
+            source: self.source.clone(),
             name,
             module,
             become_user,
@@ -1055,6 +1375,31 @@ impl TaskDef {
             loop_item: None,
         })
     }
+}
+
+/// Renders every string inside a value that holds a template.
+fn render_json(
+    env: &Environment<'static>,
+    value: &mut serde_json::Value,
+    vars: &Value,
+) -> Result<(), String> {
+    match value {
+        serde_json::Value::String(s) => {
+            *s = render::render_str(env, s, vars).map_err(|e| e.message)?;
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                render_json(env, item, vars)?;
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for item in map.values_mut() {
+                render_json(env, item, vars)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Stands in for a task whose `when` is false on a host.

@@ -4,6 +4,7 @@
 //! another device is a failure, not a remount. Needs root.
 
 use super::module::{Change, DecideError, FileChange, Look, Module, Observed, Plan, Step};
+use super::registry::ModuleArgs;
 use super::remote::{Attributes, atomic_write_step, quote};
 use super::{FieldError, PrepareCtx, checks};
 use crate::render::Pos;
@@ -32,8 +33,8 @@ enum Wanted {
     Absent,
 }
 
-impl MountArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for MountArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let path = ctx.absolute_path(&self.path, "path")?;
         let state = ctx.choice(
             &self.state,

@@ -4,6 +4,7 @@
 //! `changed` only when `pip freeze` differs afterwards. Never installs into the system Python.
 
 use super::module::{DecideError, ExecOutput, Look, Module, Observed, Plan, Step};
+use super::registry::ModuleArgs;
 use super::remote::quote;
 use super::{FieldError, OneOrMany, PrepareCtx};
 use crate::render::Pos;
@@ -24,8 +25,8 @@ pub struct PipArgs {
     extra_args: Option<Spanned<String>>,
 }
 
-impl PipArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for PipArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let venv = ctx.absolute_path(&self.virtualenv, "virtualenv")?;
         let requirements = match &self.requirements {
             Some(r) => Some(ctx.absolute_path(r, "requirements")?),

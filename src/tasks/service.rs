@@ -2,6 +2,7 @@
 //! `systemctl show` tells the whole state; a unit that fails to start shows its journal's tail.
 
 use super::module::{DecideError, Look, Module, Observed, Plan, Step};
+use super::registry::ModuleArgs;
 use super::remote::quote;
 use super::{FieldError, PrepareCtx};
 use crate::render::Pos;
@@ -26,8 +27,8 @@ enum Wanted {
     Reloaded,
 }
 
-impl ServiceArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for ServiceArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let name = ctx.render(&self.name)?;
         let unit_chars = name
             .chars()

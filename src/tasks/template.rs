@@ -3,6 +3,7 @@
 
 use super::copy::{WriteFile, checked_dest};
 use super::module::Module;
+use super::registry::ModuleArgs;
 use super::{FieldError, ModeText, PrepareCtx};
 use crate::render::{self, Pos};
 use serde::Deserialize;
@@ -18,13 +19,13 @@ pub struct TemplateArgs {
     group: Option<Spanned<String>>,
 }
 
-impl TemplateArgs {
+impl ModuleArgs for TemplateArgs {
     /// The template's name as written (it may itself be a template).
-    pub fn source(&self) -> &str {
-        &self.src.value
+    fn template_source(&self) -> Option<&str> {
+        Some(&self.src.value)
     }
 
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let name = ctx.render(&self.src)?;
         let at_src = |message: String| FieldError {
             pos: Pos::from(&self.src),

@@ -66,7 +66,7 @@ fn prepare_first(text: &str, vars: serde_json::Value) -> Result<PreparedTask, Ta
         vars: &vars,
         roles: &RoleSource::Embedded,
     };
-    file.tasks[0].prepare(0, &file, &ctx, false)
+    file.tasks[0].prepare(0, &ctx, false)
 }
 
 #[test]
@@ -274,4 +274,25 @@ fn run_once_is_refused_on_handlers_and_meta() {
     assert!(e.contains("`run_once` is for tasks"), "{e}");
     let e = err("tasks:\n  - meta: flush_handlers\n    run_once: true\n");
     assert!(e.contains("`run_once` does not apply to `meta`"), "{e}");
+}
+
+#[test]
+fn task_vars_win_over_the_hosts_and_render_with_them() {
+    let file = TaskFile::parse(
+        "t.yml",
+        "tasks:\n  - name: \"{{ port }}-{{ label }}\"\n    command: echo\n    vars:\n      port: 8080\n      label: \"p{{ base }}\"\n",
+    )
+    .unwrap();
+    let env = crate::render::environment();
+    let vars = Value::from(minijinja::value::Serde(
+        serde_json::json!({"port": 80, "base": 1}),
+    ));
+    let roles = RoleSource::new(None);
+    let ctx = PrepareCtx {
+        env: &env,
+        vars: &vars,
+        roles: &roles,
+    };
+    let task = file.tasks[0].prepare(0, &ctx, false).unwrap();
+    assert_eq!(task.name, "8080-p1");
 }

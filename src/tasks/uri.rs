@@ -4,6 +4,7 @@
 //! the tasks after them. Other methods report `changed` (tune with `changed_when`).
 
 use super::module::{Change, DecideError, ExecOutput, Module, Observed, Plan, Step};
+use super::registry::ModuleArgs;
 use super::{FieldError, PrepareCtx, checks};
 use crate::render::Pos;
 use indexmap::IndexMap;
@@ -84,8 +85,8 @@ fn render_json(ctx: &PrepareCtx, value: &Json, pos: Pos) -> Result<Json, FieldEr
     })
 }
 
-impl UriArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for UriArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let url = ctx.render(&self.url)?;
         checks::one_line("url", &url, Pos::from(&self.url))?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {

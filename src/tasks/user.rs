@@ -2,6 +2,7 @@
 //! `useradd`/`groupadd`, changed with `usermod`, removed with `userdel`/`groupdel`.
 
 use super::module::{DecideError, Look, Module, Observed, Plan, Step};
+use super::registry::ModuleArgs;
 use super::remote::quote;
 use super::{FieldError, PrepareCtx, checks};
 use crate::render::Pos;
@@ -63,8 +64,8 @@ pub struct UserArgs {
     group: Option<Spanned<String>>,
 }
 
-impl UserArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for UserArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         Ok(Box::new(User {
             name: account_name(ctx, "name", &self.name)?,
             present: present_or_absent(ctx, &self.state)?,
@@ -184,8 +185,8 @@ pub struct GroupArgs {
     system: bool,
 }
 
-impl GroupArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for GroupArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         Ok(Box::new(Group {
             name: account_name(ctx, "name", &self.name)?,
             present: present_or_absent(ctx, &self.state)?,

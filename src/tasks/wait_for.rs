@@ -3,6 +3,7 @@
 //! timeout fails the host with what was seen last.
 
 use super::module::{Change, DecideError, Module, Observed, Plan, Step};
+use super::registry::ModuleArgs;
 use super::remote::quote;
 use super::{FieldError, PrepareCtx, checks};
 use crate::render::Pos;
@@ -21,8 +22,8 @@ pub struct WaitForArgs {
     timeout: Option<u32>,
 }
 
-impl WaitForArgs {
-    pub fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
+impl ModuleArgs for WaitForArgs {
+    fn prepare(&self, ctx: &PrepareCtx) -> Result<Box<dyn Module>, FieldError> {
         let timeout = self.timeout.unwrap_or(300).max(1);
         let target = match (self.port, &self.url) {
             (Some(port), None) => {
