@@ -120,6 +120,17 @@ impl HostRun<'_> {
         }
     }
 
+    /// Takes the variables a task set (`set_fact`) for the tasks after it, and shows them to
+    /// the other hosts.
+    fn set_facts(&mut self, task: &PreparedTask) {
+        if let Some(facts) = task.module.sets_facts() {
+            for (name, value) in facts {
+                self.registered.insert(name.clone(), value.clone());
+                self.publish(name);
+            }
+        }
+    }
+
     /// Records a task's result under its `register` name; the items of a loop go into
     /// `results`, as in Ansible, with `changed`/`failed` true when any item's is.
     /// Other hosts see it (`hostvars`) once this host has finished the task: see `publish`.
@@ -248,7 +259,16 @@ impl HostRun<'_> {
             Err(e) => return Ran::only(self.undecidable(task, e.0, started)),
         };
         match plan {
-            Plan::Ok { reason } => Ran::only(self.result(task, Status::Ok, reason, started)),
+            Plan::Ok { reason } => {
+                // `changed_when`/`failed_when` hold for a task that had nothing to do too.
+                let fields = task.module.found(observed);
+                let (status, message) = self.verdict(task, Status::Ok, None, &fields, reason);
+                Outcome::Done(Ran {
+                    result: self.result(task, status, message, started),
+                    fields,
+                    acted: false,
+                })
+            }
             Plan::Skip { reason } => Ran::only(self.result(task, Status::Skipped, reason, started)),
             Plan::Change(change) => self.change(task, change, started).await,
         }
@@ -766,6 +786,9 @@ pub(super) async fn run_host(
                 if let Some(name) = &task.register {
                     run.register(name, task, registered_value(&r, ran.fields));
                 }
+                if r.status != Status::Failed {
+                    run.set_facts(task);
+                }
                 if def.run_once {
                     play.record_run_once(
                         task.index,
@@ -962,6 +985,9 @@ async fn run_handlers(
                 }
                 if let Some(name) = &handler.register {
                     run.register(name, handler, registered_value(&r, ran.fields));
+                }
+                if r.status != Status::Failed {
+                    run.set_facts(handler);
                 }
                 let stop = r.status == Status::Failed && !r.ignored;
                 report.push(r);

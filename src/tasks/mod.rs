@@ -2,10 +2,12 @@
 //! then prepared per host (arguments templated, conditions evaluated) before any host is contacted.
 
 pub mod apt;
+pub mod assert;
 pub mod checks;
 pub mod command;
 pub mod copy;
 pub mod debconf;
+pub mod debug;
 pub mod fail;
 pub mod file;
 pub mod filesystem;
@@ -19,6 +21,8 @@ pub mod pip;
 pub mod registry;
 pub mod remote;
 pub mod service;
+pub mod set_fact;
+pub mod stat;
 pub mod tags;
 pub mod template;
 pub mod uri;
@@ -515,7 +519,7 @@ fn module_arguments<E: de::Error>(
     }
 }
 
-fn is_identifier(s: &str) -> bool {
+pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
@@ -895,7 +899,7 @@ impl TaskFile {
         self.tasks
             .iter()
             .chain(&self.handlers)
-            .filter_map(|t| t.register.clone())
+            .flat_map(|t| t.register.iter().cloned().chain(t.module.sets_variables()))
             .collect()
     }
 
@@ -1378,13 +1382,28 @@ impl TaskDef {
 }
 
 /// Renders every string inside a value that holds a template.
-fn render_json(
+pub(crate) fn render_json(
     env: &Environment<'static>,
     value: &mut serde_json::Value,
     vars: &Value,
 ) -> Result<(), String> {
     match value {
         serde_json::Value::String(s) => {
+            // A value that is one expression keeps its type (`{{ [1, 2] }}` is a list), as
+            // Ansible's native types do.
+            if let Some(expr) = single_expression(s) {
+                let result = env
+                    .compile_expression(expr)
+                    .and_then(|e| e.eval(vars))
+                    .map_err(|e| render::explain(&e).message)?;
+                if result.is_undefined() {
+                    return Err(format!("undefined variable in `{s}`"));
+                }
+                if let Ok(json) = serde_json::to_value(&result) {
+                    *value = json;
+                    return Ok(());
+                }
+            }
             *s = render::render_str(env, s, vars).map_err(|e| e.message)?;
         }
         serde_json::Value::Array(items) => {
@@ -1400,6 +1419,12 @@ fn render_json(
         _ => {}
     }
     Ok(())
+}
+
+/// `{{ expr }}` and nothing else around it.
+fn single_expression(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    (!inner.contains("{{") && !inner.contains("}}")).then_some(inner)
 }
 
 /// Stands in for a task whose `when` is false on a host.

@@ -133,6 +133,17 @@ pub trait Module: Send + Sync + std::fmt::Debug {
         serde_json::Map::new()
     }
 
+    /// What `register:` records of a task that ran no step (what `stat` saw, what `debug`
+    /// showed).
+    fn found(&self, _observed: Option<&Observed>) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
+
+    /// Variables the task gives the host for the tasks after it (`set_fact`).
+    fn sets_facts(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        None
+    }
+
     /// Whether the steps changed anything, when only their output can tell (pip compares what
     /// is installed before and after); `None` keeps the plan's own answer.
     fn changed_by(&self, _output: &ExecOutput) -> Option<bool> {

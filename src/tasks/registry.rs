@@ -15,6 +15,11 @@ pub trait ModuleArgs: std::fmt::Debug + Send + Sync {
         None
     }
 
+    /// The variables the task sets for the tasks after it (`set_fact`), known before the run.
+    fn sets_variables(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Takes the task's `args:` mapping into arguments written as one string (only modules whose
     /// string is not `key=value` pairs, such as `command`, need this).
     fn merge_args(&mut self, _args: Vec<(String, ArgValue)>) -> Result<(), String> {
@@ -80,6 +85,10 @@ registry! {
     "pip" in "ansible.builtin", KeyValue => pip::PipArgs;
     "fail" in "ansible.builtin", KeyValue => fail::FailArgs;
     "meta" in "ansible.builtin", Own => meta::MetaArgs;
+    "debug" in "ansible.builtin", KeyValue => debug::DebugArgs;
+    "set_fact" in "ansible.builtin", KeyValue => set_fact::SetFactArgs;
+    "assert" in "ansible.builtin", KeyValue => assert::AssertArgs;
+    "stat" in "ansible.builtin", KeyValue => stat::StatArgs;
 }
 
 /// The module a task key names: its short name, its fully qualified name, or, for the
