@@ -78,14 +78,83 @@ pub fn environment() -> Environment<'static> {
             .build()
             .expect("default delimiters are valid"),
     );
-    env.set_formatter(|out, state, value| {
-        if value.is_none() {
-            Ok(())
-        } else {
-            minijinja::escape_formatter(out, state, value)
+    // Ansible's tests on a registered result: `when: result is changed`.
+    fn flag(value: &Value, name: &str) -> bool {
+        value.get_attr(name).is_ok_and(|v| v.is_true())
+    }
+    env.add_test("changed", |v: Value| flag(&v, "changed"));
+    env.add_test("failed", |v: Value| flag(&v, "failed"));
+    env.add_test("skipped", |v: Value| flag(&v, "skipped"));
+    env.add_test("succeeded", |v: Value| !flag(&v, "failed"));
+    env.add_test("success", |v: Value| !flag(&v, "failed"));
+    env.set_formatter(|out, state, value| match value.kind() {
+        minijinja::value::ValueKind::None => Ok(()),
+        minijinja::value::ValueKind::Bool
+        | minijinja::value::ValueKind::Seq
+        | minijinja::value::ValueKind::Map => {
+            let mut text = String::new();
+            python_repr(value, &mut text);
+            out.write_str(&text).map_err(minijinja::Error::from)
         }
+        _ => minijinja::escape_formatter(out, state, value),
     });
     env
+}
+
+/// A value as Python prints it, as Jinja2 writes a boolean, list or mapping into text
+/// (`True`, `['a', 1]`, `{'k': None}`).
+fn python_repr(value: &Value, out: &mut String) {
+    use minijinja::value::ValueKind;
+    match value.kind() {
+        ValueKind::None | ValueKind::Undefined => out.push_str("None"),
+        ValueKind::Bool => out.push_str(if value.is_true() { "True" } else { "False" }),
+        ValueKind::String => {
+            let text = value.as_str().unwrap_or_default();
+            let quote = if text.contains('\'') && !text.contains('"') {
+                '"'
+            } else {
+                '\''
+            };
+            out.push(quote);
+            for c in text.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\t' => out.push_str("\\t"),
+                    '\r' => out.push_str("\\r"),
+                    c if c == quote => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push(quote);
+        }
+        ValueKind::Seq => {
+            out.push('[');
+            for (i, item) in value.try_iter().into_iter().flatten().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                python_repr(&item, out);
+            }
+            out.push(']');
+        }
+        ValueKind::Map => {
+            out.push('{');
+            for (i, key) in value.try_iter().into_iter().flatten().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                python_repr(&key, out);
+                out.push_str(": ");
+                python_repr(&value.get_item(&key).unwrap_or_default(), out);
+            }
+            out.push('}');
+        }
+        _ => out.push_str(&value.to_string()),
+    }
 }
 
 pub fn explain(err: &minijinja::Error) -> RenderError {
@@ -217,6 +286,11 @@ mod tests {
         assert!(eval_condition(&env, "missing", &vars).is_err());
         // Rendered first, then evaluated, as Ansible does (with a warning).
         assert!(eval_condition(&env, "{{ n }} == 3", &vars).unwrap());
+        let registered = Value::from(minijinja::value::Serde(
+            serde_json::json!({"r": {"changed": true, "failed": false}}),
+        ));
+        assert!(eval_condition(&env, "r is changed", &registered).unwrap());
+        assert!(eval_condition(&env, "r is succeeded and r is not failed", &registered).unwrap());
         assert!(!eval_condition(&env, "{{ n > 5 }}", &vars).unwrap());
     }
 
@@ -230,6 +304,16 @@ mod tests {
         assert_eq!(
             render_file(&env, "t", text, &vars).unwrap(),
             "a\nv=1\nv=2\nb=[]\n"
+        );
+        // As Python prints them, as Jinja2 writes them.
+        assert_eq!(
+            render_str(
+                &env,
+                "{{ true }} {{ xs }} {{ {'k': none, 'q': \"it's\"} }} {{ ['a'] }}",
+                &vars
+            )
+            .unwrap(),
+            "True [1, 2] {'k': None, 'q': \"it's\"} ['a']"
         );
     }
 }

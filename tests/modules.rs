@@ -69,7 +69,8 @@ async fn accounts_and_lines_converge_then_stay() {
             h.sh("test -d /opt/harvester && echo home-made || echo no-home")
                 .await
                 .trim(),
-            "no-home"
+            "home-made",
+            "a system user gets its home, as Ansible makes it"
         );
     }
     assert_eq!(

@@ -294,7 +294,14 @@ impl HostRun<'_> {
         own.insert("failed".into(), failure.is_some().into());
         own.insert("changed".into(), (usual == Status::Changed).into());
         own.insert("skipped".into(), false.into());
-        let vars = self.context(task.register.as_deref().map(|r| (r, Json::Object(own))));
+        let mut vars = self.context(task.register.as_deref().map(|r| (r, Json::Object(own))));
+        if let Some((_, item)) = &task.loop_item {
+            // The loop's item is there too (`changed_when: item.x in result.stdout`).
+            vars = minijinja::value::merge_maps([
+                vars,
+                minijinja::context! { item => minijinja::Value::from(minijinja::value::Serde(item)) },
+            ]);
+        }
         let (env, source) = (&self.shared.env, &task.source);
         let failure = match &task.failed_when {
             None => failure,
@@ -638,6 +645,8 @@ pub(super) async fn run_host(
     let mut looks: HashMap<usize, Observed> = HashMap::new();
     let mut window = usize::MAX;
     let mut failed = false;
+    // An item of the current task's loop failed.
+    let mut loop_failed = false;
     let mut position = 0;
     // The task (index in the task file) whose slots the host is in.
     let mut current: Option<usize> = None;
@@ -809,9 +818,16 @@ pub(super) async fn run_host(
                         play.note_acted_beyond(task.index);
                     }
                 }
-                failed = r.status == Status::Failed && !r.ignored;
+                loop_failed |= r.status == Status::Failed && !r.ignored;
                 report.push(r);
-                if failed {
+                // A loop runs all its items, then the task fails, as in Ansible.
+                let next_is_item = task.loop_item.is_some()
+                    && plan
+                        .tasks
+                        .get(position + 1)
+                        .is_some_and(|s| s.index() == index);
+                if loop_failed && !next_is_item {
+                    failed = true;
                     break;
                 }
             }

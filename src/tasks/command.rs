@@ -201,16 +201,24 @@ impl CommandArgs {
                 words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
             }
         };
-        let script = match ctx.render_opt(&self.chdir)? {
-            Some(dir) => format!("cd -- {} && {body}", quote(&dir)),
+        let chdir = ctx.render_opt(&self.chdir)?;
+        let script = match &chdir {
+            Some(dir) => format!("cd -- {} && {body}", quote(dir)),
             None => body,
+        };
+        // A relative guard is relative to `chdir`, as in Ansible.
+        let guard = |path: Option<String>| {
+            path.map(|p| match &chdir {
+                Some(dir) if !p.starts_with('/') => format!("{}/{p}", dir.trim_end_matches('/')),
+                _ => p,
+            })
         };
         Ok(Box::new(CommandAction {
             flavor,
             line,
             script,
-            creates: ctx.render_opt(&self.creates)?,
-            removes: ctx.render_opt(&self.removes)?,
+            creates: guard(ctx.render_opt(&self.creates)?),
+            removes: guard(ctx.render_opt(&self.removes)?),
         }))
     }
 }

@@ -127,6 +127,10 @@ impl Module for WriteFile {
         let Some(current) = parse_stat(output)? else {
             return Ok(self.write("create file", false));
         };
+        if current.kind == FileKind::Symlink {
+            // As Ansible (follow=no): the link itself is replaced by the file.
+            return Ok(self.write("replace symbolic link with a file", false));
+        }
         if current.kind != FileKind::Regular {
             return Err(DecideError(format!(
                 "{} exists and is {}, not a regular file",

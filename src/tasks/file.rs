@@ -19,6 +19,8 @@ pub struct FileArgs {
     mode: Option<Spanned<ModeText>>,
     owner: Option<Spanned<String>>,
     group: Option<Spanned<String>>,
+    /// With state=link: replace a regular file, or link to a source that does not exist.
+    force: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,6 +67,7 @@ impl ModuleArgs for FileArgs {
             state,
             src,
             attributes: ctx.attributes(&self.mode, &self.owner, &self.group)?,
+            force: self.force.unwrap_or(false),
         }))
     }
 }
@@ -75,7 +78,11 @@ pub struct FileAction {
     pub state: FileState,
     pub src: Option<String>,
     pub attributes: Attributes,
+    pub force: bool,
 }
+
+/// What the link look prints when the link's source does not exist.
+const NO_SOURCE: &str = "source|absent";
 
 impl FileAction {
     fn fix_attributes(&self, what: &str, current: &super::remote::FileState) -> Plan {
@@ -88,6 +95,32 @@ impl FileAction {
             .apply_script(&self.path)
             .expect("differences imply attributes");
         Plan::change(diffs.join(", "), vec![Step::run(script)])
+    }
+
+    /// `mkdir -p`, with the wanted attributes on every directory it creates (as Ansible sets
+    /// them on each missing parent, not only on the last).
+    fn create_directories(&self) -> Plan {
+        let p = quote(&self.path);
+        let script = match self.attributes.apply_script_to_word("\"$d\"") {
+            Some(attrs) => format!(
+                "d={p}; set --; while [ ! -e \"$d\" ] && [ ! -L \"$d\" ]; do set -- \"$d\" \"$@\"; d=$(dirname -- \"$d\"); done; \
+                 mkdir -p -- {p} && for d in \"$@\"; do {attrs} || exit 1; done"
+            ),
+            None => format!("mkdir -p -- {p}"),
+        };
+        Plan::change("create directory", vec![Step::run(script)])
+    }
+
+    /// The link's source as the link will see it: relative to the link's directory.
+    fn source_path(&self, src: &str) -> String {
+        if src.starts_with('/') {
+            return src.to_string();
+        }
+        match self.path.rsplit_once('/') {
+            Some(("", _)) => format!("/{src}"),
+            Some((dir, _)) => format!("{dir}/{src}"),
+            None => src.to_string(),
+        }
     }
 
     fn create(&self, summary: &str, command: String) -> Plan {
@@ -110,8 +143,13 @@ impl Module for FileAction {
 
     fn look(&self) -> Option<Look> {
         Some(if self.state == FileState::Link {
-            // The link's target is read by the shell look only.
-            Look::Shell(stat_look(&self.path, false))
+            // The link's target is read by the shell look only; so is whether its source exists.
+            let src = self.source_path(self.src.as_deref().unwrap_or_default());
+            Look::Shell(format!(
+                "{}; [ -e {} ] || echo '{NO_SOURCE}'",
+                stat_look(&self.path, false),
+                quote(&src)
+            ))
         } else {
             Look::Path {
                 path: self.path.clone(),
@@ -137,9 +175,7 @@ impl Module for FileAction {
                 format!("remove {}", c.kind.describe()),
                 vec![Step::run(format!("rm -rf -- {p}"))],
             )),
-            (FileState::Directory, None) => {
-                Ok(self.create("create directory", format!("mkdir -p -- {p}")))
-            }
+            (FileState::Directory, None) => Ok(self.create_directories()),
             (FileState::Directory, Some(c)) if c.kind == FileKind::Directory => {
                 Ok(self.fix_attributes("directory", &c))
             }
@@ -157,6 +193,26 @@ impl Module for FileAction {
             ))),
             (FileState::Link, current) => {
                 let src = self.src.as_deref().expect("checked in prepare");
+                let linked = current.as_ref().is_some_and(|c| {
+                    c.kind == FileKind::Symlink && c.link_target.as_deref() == Some(src)
+                });
+                if !linked && !self.force && output.lines().any(|l| l == NO_SOURCE) {
+                    return Err(DecideError(format!(
+                        "src file does not exist, use \"force=yes\" if you really want to create the link: {}",
+                        self.source_path(src)
+                    )));
+                }
+                if let Some(c) = &current
+                    && c.kind != FileKind::Symlink
+                    && c.kind != FileKind::Directory
+                    && !self.force
+                {
+                    return Err(DecideError(format!(
+                        "refusing to convert from {} to symlink for {} (force=yes replaces it)",
+                        c.kind.describe(),
+                        self.path
+                    )));
+                }
                 match current {
                     Some(c)
                         if c.kind == FileKind::Symlink && c.link_target.as_deref() == Some(src) =>
@@ -195,6 +251,7 @@ mod tests {
                 owner: None,
                 group: None,
             },
+            force: false,
         }
     }
 
@@ -211,7 +268,7 @@ mod tests {
     fn directory() {
         let a = action(FileState::Directory, Some(0o755));
         assert!(
-            matches!(decide(&a, "absent\n").unwrap(), Plan::Change(c) if c.steps[0].script == "mkdir -p -- /srv/app && chmod 0755 -- /srv/app")
+            matches!(decide(&a, "absent\n").unwrap(), Plan::Change(c) if c.steps[0].script.contains("mkdir -p -- /srv/app && for d in \"$@\"; do chmod 0755 -- \"$d\" || exit 1; done"))
         );
         assert!(matches!(decide(&a, DIR_755).unwrap(), Plan::Ok { .. }));
         let b = action(FileState::Directory, Some(0o700));

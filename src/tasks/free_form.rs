@@ -20,10 +20,24 @@ pub fn words(text: &str) -> Result<Vec<Word>, String> {
     let mut raw = String::new();
     let mut quote: Option<char> = None;
     let mut escaped = false;
+    // Inside `{{ }}` or `{% %}` spaces do not split, as in Ansible's split_args.
+    let mut jinja = 0usize;
+    let mut previous = ' ';
     for c in text.chars() {
+        let pair = (previous, c);
+        previous = c;
         if escaped {
             raw.push(c);
             escaped = false;
+            continue;
+        }
+        match pair {
+            ('{', '{' | '%') => jinja += 1,
+            ('}' | '%', '}') => jinja = jinja.saturating_sub(1),
+            _ => {}
+        }
+        if jinja > 0 && quote.is_none() && c.is_whitespace() {
+            raw.push(c);
             continue;
         }
         match (c, quote) {
@@ -283,6 +297,16 @@ mod tests {
         assert_eq!(w[2].pair, Some(("q".into(), "\\d".into())));
         assert_eq!(w[3].pair, Some(("u".into(), "A".into())));
         assert!(words("a='b").is_err());
+        let w = words("dest={{ app_dir }}/x.conf mode={% if a %}0640{% endif %} z=1").unwrap();
+        assert_eq!(
+            w[0].pair,
+            Some(("dest".into(), "{{ app_dir }}/x.conf".into()))
+        );
+        assert_eq!(
+            w[1].pair,
+            Some(("mode".into(), "{% if a %}0640{% endif %}".into()))
+        );
+        assert_eq!(w.len(), 3);
     }
 
     #[test]

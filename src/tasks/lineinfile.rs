@@ -87,38 +87,39 @@ impl LineInFile {
         }
     }
 
-    /// The content the file should have, or `None` when it already does.
+    /// The content the file should have, or `None` when it already does. Lines keep their own
+    /// endings (`\r\n` stays); a line written by the task ends with `\n`, as Ansible writes it.
     pub fn edit(&self, content: &str) -> Option<(String, String)> {
-        let mut lines: Vec<&str> = content.lines().collect();
+        let mut lines: Vec<String> = content.split_inclusive('\n').map(String::from).collect();
+        let text = |l: &str| l.trim_end_matches('\n').trim_end_matches('\r').to_string();
         if self.present {
             let line = self.line.as_deref().expect("checked in prepare");
-            match lines.iter().rposition(|l| self.matches(l)) {
-                Some(i) if lines[i] == line => None,
-                Some(i) => {
-                    let summary = format!("line {} replaced", i + 1);
-                    lines[i] = line;
-                    Some((join(&lines), summary))
+            let wanted = format!("{line}\n");
+            if self.regexp.is_some()
+                && let Some(i) = lines.iter().rposition(|l| self.matches(&text(l)))
+            {
+                if lines[i] == wanted {
+                    return None;
                 }
-                None if lines.contains(&line) => None,
-                None => {
-                    lines.push(line);
-                    Some((join(&lines), "line added".to_string()))
-                }
+                lines[i] = wanted;
+                return Some((lines.concat(), format!("line {} replaced", i + 1)));
             }
+            if lines.iter().any(|l| text(l) == line) {
+                return None;
+            }
+            if let Some(last) = lines.last_mut()
+                && !last.ends_with('\n')
+            {
+                last.push('\n');
+            }
+            lines.push(wanted);
+            Some((lines.concat(), "line added".to_string()))
         } else {
             let before = lines.len();
-            lines.retain(|l| !self.matches(l));
+            lines.retain(|l| !self.matches(&text(l)));
             let removed = before - lines.len();
-            (removed > 0).then(|| (join(&lines), format!("{removed} line(s) removed")))
+            (removed > 0).then(|| (lines.concat(), format!("{removed} line(s) removed")))
         }
-    }
-}
-
-fn join(lines: &[&str]) -> String {
-    if lines.is_empty() {
-        String::new()
-    } else {
-        format!("{}\n", lines.join("\n"))
     }
 }
 

@@ -253,6 +253,8 @@ pub struct TaskDef {
     pub failed_when: Option<Vec<Condition>>,
     /// `loop:` (or `with_items:`): a list, or an expression in `{{ }}` giving one.
     pub loop_items: Option<Spanned<serde_json::Value>>,
+    /// The loop came from `with_items`, which flattens its list one level.
+    pub loop_flattens: bool,
     /// `run_once: true`: runs on the first host of the play; its result is every host's.
     pub run_once: bool,
     /// `ignore_errors: true`: a failure is reported and the host goes on.
@@ -292,6 +294,7 @@ impl<'de> Visitor<'de> for TaskVisitor {
         let mut changed_when = None;
         let mut failed_when = None;
         let mut loop_items = None;
+        let mut loop_flattens = false;
         let mut run_once = false;
         let mut ignore_errors = false;
         let mut vars = serde_json::Map::new();
@@ -325,7 +328,10 @@ impl<'de> Visitor<'de> for TaskVisitor {
                 }
                 "changed_when" => changed_when = Some(conditions(map.next_value()?)),
                 "failed_when" => failed_when = Some(conditions(map.next_value()?)),
-                "loop" | "with_items" => loop_items = Some(map.next_value()?),
+                "loop" | "with_items" => {
+                    loop_flattens = key.value == "with_items";
+                    loop_items = Some(map.next_value()?);
+                }
                 "run_once" => run_once = map.next_value::<bool>()?,
                 "ignore_errors" => ignore_errors = map.next_value::<bool>()?,
                 "no_log" => no_log = map.next_value::<bool>()?,
@@ -463,6 +469,7 @@ impl<'de> Visitor<'de> for TaskVisitor {
             changed_when,
             failed_when,
             loop_items,
+            loop_flattens,
             run_once,
             ignore_errors,
             vars,
@@ -1226,6 +1233,20 @@ impl TaskDef {
                     .source
                     .error(pos, "loop needs a list or an expression in {{ }}".into()));
             }
+        };
+        let items: Vec<Value> = if self.loop_flattens {
+            items
+                .into_iter()
+                .flat_map(|item| match item.kind() {
+                    minijinja::value::ValueKind::Seq => item
+                        .try_iter()
+                        .map(|i| i.collect::<Vec<_>>())
+                        .unwrap_or_default(),
+                    _ => vec![item],
+                })
+                .collect()
+        } else {
+            items
         };
         if items.len() > MAX_LOOP_ITEMS {
             return Err(self.source.error(

@@ -156,12 +156,16 @@ impl Attributes {
 
     /// chmod/chown commands setting every wanted attribute on `path`.
     pub fn apply_script(&self, path: &str) -> Option<String> {
-        let p = quote(path);
+        self.apply_script_to_word(&quote(path))
+    }
+
+    /// The same for a path that is already a shell word (`"$d"` in a loop).
+    pub fn apply_script_to_word(&self, p: &str) -> Option<String> {
         let mut parts = Vec::new();
         if let Some(mode) = self.mode {
             parts.push(format!("chmod {mode:04o} -- {p}"));
         }
-        if let Some(owner) = self.owner_script(&p) {
+        if let Some(owner) = self.owner_script(p) {
             parts.push(owner);
         }
         (!parts.is_empty()).then(|| parts.join(" && "))

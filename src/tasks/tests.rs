@@ -197,9 +197,12 @@ fn option_taking_commands_get_an_end_of_options() {
     else {
         panic!()
     };
+    // Every directory `mkdir -p` creates gets the attributes, as in Ansible.
     assert_eq!(
         c.steps[0].script,
-        "mkdir -p -- /srv/x && chmod 0750 -- /srv/x && chown -- app:app /srv/x"
+        "d=/srv/x; set --; while [ ! -e \"$d\" ] && [ ! -L \"$d\" ]; do set -- \"$d\" \"$@\"; \
+         d=$(dirname -- \"$d\"); done; mkdir -p -- /srv/x && for d in \"$@\"; do \
+         chmod 0750 -- \"$d\" && chown -- app:app \"$d\" || exit 1; done"
     );
 }
 

@@ -72,7 +72,7 @@ impl ModuleArgs for UserArgs {
             system: self.system,
             home: passwd_path(ctx, "home", &self.home)?,
             shell: passwd_path(ctx, "shell", &self.shell)?,
-            create_home: self.create_home.unwrap_or(!self.system),
+            create_home: self.create_home.unwrap_or(true),
             group: match &self.group {
                 Some(g) => Some(account_name(ctx, "group", g)?),
                 None => None,
