@@ -255,9 +255,7 @@ impl Assembler {
                 dir: self.playbook_dir.clone(),
             }),
         });
-        for t in &mut own.tasks {
-            t.source = source.clone();
-        }
+        crate::tasks::set_source(&mut own.tasks, &source);
         let mut all = own.tasks.into_iter();
         let mut take = |n: usize| -> Vec<TaskDef> { all.by_ref().take(n).collect() };
         let (pre, main, post, handlers) = (
@@ -388,7 +386,6 @@ impl Assembler {
             when: r.when.clone(),
             tags: r.tags.clone(),
             vars: r.params.clone(),
-            ..Inherited::default()
         };
         parent.apply(&mut own);
         parent.apply(&mut handlers);
@@ -401,7 +398,13 @@ impl Assembler {
     /// Replaces every include in `tasks` by what it names, recursively.
     fn expand(&mut self, tasks: Vec<TaskDef>, here: &Here) -> Result<Vec<TaskDef>, PlaybookError> {
         let mut out = Vec::new();
-        for task in tasks {
+        for mut task in tasks {
+            if let Some(children) = task.block.take() {
+                let mut inner = self.expand(children, here)?;
+                task.pass_on(&mut inner);
+                out.extend(inner);
+                continue;
+            }
             let Some(include) = task.include.clone() else {
                 out.push(task);
                 continue;
@@ -476,51 +479,33 @@ impl Assembler {
                 self.expand(list, &inner_here)?
             };
             self.depth -= 1;
-            Inherited::from_task(&task).apply(&mut inner);
+            task.pass_on(&mut inner);
             out.extend(inner);
         }
         Ok(out)
     }
 }
 
-/// What the tasks of an include or a role take from it.
+/// What the tasks of a role take from its entry in `roles:`: its `when`, tags and parameters.
 #[derive(Default)]
 struct Inherited {
     when: Vec<String>,
-    conditions: Vec<Condition>,
     tags: Vec<String>,
     vars: Map<String, Value>,
-    become_: Option<bool>,
-    become_user: Option<Spanned<String>>,
-    ignore_errors: bool,
-    no_log: bool,
-    words: Vec<String>,
 }
 
 impl Inherited {
-    fn from_task(task: &TaskDef) -> Inherited {
-        Inherited {
-            conditions: task.when.clone(),
-            tags: task.tags.clone(),
-            vars: task.vars.clone(),
-            become_: task.become_,
-            become_user: task.become_user.clone(),
-            ignore_errors: task.ignore_errors,
-            no_log: task.no_log,
-            words: task.words.iter().cloned().collect(),
-            ..Inherited::default()
-        }
-    }
-
     fn apply(&self, tasks: &mut [TaskDef]) {
         let pos = crate::render::Pos::MODULE;
-        let mut conditions = self.conditions.clone();
-        conditions.extend(self.when.iter().map(|text| Condition::Expr {
-            text: text.clone(),
-            pos,
-        }));
         for t in tasks {
-            let mut when = conditions.clone();
+            let mut when: Vec<Condition> = self
+                .when
+                .iter()
+                .map(|text| Condition::Expr {
+                    text: text.clone(),
+                    pos,
+                })
+                .collect();
             when.append(&mut t.when);
             t.when = when;
             for tag in &self.tags {
@@ -531,15 +516,6 @@ impl Inherited {
             for (k, v) in &self.vars {
                 t.vars.entry(k.clone()).or_insert_with(|| v.clone());
             }
-            if t.become_.is_none() {
-                t.become_ = self.become_;
-            }
-            if t.become_user.is_none() {
-                t.become_user = self.become_user.clone();
-            }
-            t.ignore_errors |= self.ignore_errors;
-            t.no_log |= self.no_log;
-            t.words.extend(self.words.iter().cloned());
             t.words.extend(self.when.iter().flat_map(|w| {
                 w.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                     .filter(|w| !w.is_empty())

@@ -62,6 +62,7 @@ const KEYWORDS: &[&str] = &[
     "include_tasks",
     "import_role",
     "include_role",
+    "block",
 ];
 
 /// A module's arguments. A value of the wrong type is named by its field as well as its place
@@ -238,6 +239,9 @@ pub struct TaskDef {
     pub module_name: String,
     /// Set for an include (the module slot then holds a placeholder).
     pub include: Option<Include>,
+    /// `block:`: tasks that take this task's `when`, `tags`, `vars`, `become`… (the module slot
+    /// then holds a placeholder).
+    pub block: Option<Vec<TaskDef>>,
     /// `listen:` of a handler: topics that notify it besides its name.
     pub listen: Vec<String>,
     pub module_pos: Pos,
@@ -284,6 +288,7 @@ impl<'de> Visitor<'de> for TaskVisitor {
         let mut module: Option<(&'static ModuleName, Pos, ModuleValue)> = None;
         let mut args: Option<(Pos, Vec<(String, ArgValue)>)> = None;
         let mut include: Option<Include> = None;
+        let mut block: Option<Vec<TaskDef>> = None;
         let mut listen = Vec::new();
         let mut become_ = None;
         let mut become_user = None;
@@ -349,6 +354,16 @@ impl<'de> Visitor<'de> for TaskVisitor {
                 }
                 "when" => when = conditions(map.next_value()?),
                 "listen" => listen = map.next_value::<OneOrMany>()?.0,
+                "block" => block = Some(map.next_value()?),
+                "rescue" | "always" => {
+                    return Err(located(
+                        key_pos,
+                        format!(
+                            "`{}` is not supported yet: a block's tasks run in order and the first failure stops the host",
+                            key.value
+                        ),
+                    ));
+                }
                 k if INCLUDE_KEYWORDS.contains(&k) => {
                     let keyword = INCLUDE_KEYWORDS
                         .iter()
@@ -435,6 +450,11 @@ impl<'de> Visitor<'de> for TaskVisitor {
                 inc.pos,
                 Box::new(IncludePlaceholder),
             ),
+            (None, None) if block.is_some() => (
+                "block".to_string(),
+                first_pos.unwrap_or(Pos::MODULE),
+                Box::new(IncludePlaceholder),
+            ),
             (Some((entry, pos, _)), Some(inc)) => {
                 return Err(located(
                     pos,
@@ -459,6 +479,7 @@ impl<'de> Visitor<'de> for TaskVisitor {
             module_pos,
             module,
             include,
+            block,
             listen,
             become_,
             become_user,
@@ -736,6 +757,7 @@ impl TaskFile {
             roles: None,
         });
         file.note_words(text);
+        file.flatten();
         if file
             .tasks
             .iter()
@@ -759,14 +781,14 @@ impl TaskFile {
         };
         file.attach_source(source);
         file.note_words(text);
+        file.flatten();
         Ok(file.tasks)
     }
 
     fn attach_source(&mut self, source: TaskSource) {
         let source = std::sync::Arc::new(source);
-        for task in self.tasks.iter_mut().chain(self.handlers.iter_mut()) {
-            task.source = source.clone();
-        }
+        set_source(&mut self.tasks, &source);
+        set_source(&mut self.handlers, &source);
     }
 
     /// What can only be checked on the whole of a play's tasks and handlers: every `notify`
@@ -822,27 +844,43 @@ impl TaskFile {
     /// other hosts, when it need not.
     pub(crate) fn note_words(&mut self, text: &str) {
         let lines: Vec<&str> = text.lines().collect();
-        let mut starts: Vec<usize> = self
-            .tasks
-            .iter()
-            .chain(&self.handlers)
-            .map(|t| t.pos.line as usize)
-            .collect();
-        starts.sort_unstable();
-        for task in self.tasks.iter_mut().chain(self.handlers.iter_mut()) {
-            let first = (task.pos.line as usize).saturating_sub(1);
-            let end = starts
-                .iter()
-                .find(|&&s| s > task.pos.line as usize)
-                .map(|s| s - 1)
-                .unwrap_or(lines.len());
-            let own = lines.get(first..end.max(first)).unwrap_or_default();
-            task.words = own
-                .iter()
-                .flat_map(|l| identifiers(l))
-                .map(String::from)
-                .collect();
+        let mut starts: Vec<usize> = Vec::new();
+        fn collect(tasks: &[TaskDef], starts: &mut Vec<usize>) {
+            for t in tasks {
+                starts.push(t.pos.line as usize);
+                collect(t.block.as_deref().unwrap_or_default(), starts);
+            }
         }
+        collect(&self.tasks, &mut starts);
+        collect(&self.handlers, &mut starts);
+        starts.sort_unstable();
+        fn assign(tasks: &mut [TaskDef], starts: &[usize], lines: &[&str]) {
+            for task in tasks {
+                let first = (task.pos.line as usize).saturating_sub(1);
+                let end = starts
+                    .iter()
+                    .find(|&&s| s > task.pos.line as usize)
+                    .map(|s| s - 1)
+                    .unwrap_or(lines.len());
+                let own = lines.get(first..end.max(first)).unwrap_or_default();
+                task.words = own
+                    .iter()
+                    .flat_map(|l| identifiers(l))
+                    .map(String::from)
+                    .collect();
+                if let Some(children) = task.block.as_mut() {
+                    assign(children, starts, lines);
+                }
+            }
+        }
+        assign(&mut self.tasks, &starts, &lines);
+        assign(&mut self.handlers, &starts, &lines);
+    }
+
+    /// Puts the tasks of every `block` in its place (see [`flatten_blocks`]).
+    fn flatten(&mut self) {
+        self.tasks = flatten_blocks(std::mem::take(&mut self.tasks));
+        self.handlers = flatten_blocks(std::mem::take(&mut self.handlers));
     }
 
     fn check_notify(&self) -> Result<(), TaskFileError> {
@@ -918,6 +956,32 @@ impl TaskFile {
             message,
         }
     }
+}
+
+/// Sets the file a task (and every task of its block) was written in.
+pub(crate) fn set_source(tasks: &mut [TaskDef], source: &std::sync::Arc<TaskSource>) {
+    for task in tasks {
+        task.source = source.clone();
+        if let Some(children) = task.block.as_mut() {
+            set_source(children, source);
+        }
+    }
+}
+
+/// Puts the tasks of every `block` in its place, each taking the block's keywords.
+pub fn flatten_blocks(tasks: Vec<TaskDef>) -> Vec<TaskDef> {
+    let mut out = Vec::new();
+    for mut task in tasks {
+        match task.block.take() {
+            Some(children) => {
+                let mut children = flatten_blocks(children);
+                task.pass_on(&mut children);
+                out.extend(children);
+            }
+            None => out.push(task),
+        }
+    }
+    out
 }
 
 /// A YAML or task error from the parser, located in `display`.
@@ -1290,6 +1354,34 @@ impl TaskDef {
             out.push(task);
         }
         Ok(out)
+    }
+
+    /// What the tasks of a block or an include take from it: its conditions first, its tags,
+    /// vars (under theirs), `become`, `become_user`, `ignore_errors`, `no_log`, and the words
+    /// of its text (so they wait for the run-time values it uses).
+    pub fn pass_on(&self, tasks: &mut [TaskDef]) {
+        for t in tasks {
+            let mut when = self.when.clone();
+            when.append(&mut t.when);
+            t.when = when;
+            for tag in &self.tags {
+                if !t.tags.contains(tag) {
+                    t.tags.push(tag.clone());
+                }
+            }
+            for (k, v) in &self.vars {
+                t.vars.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            if t.become_.is_none() {
+                t.become_ = self.become_;
+            }
+            if t.become_user.is_none() {
+                t.become_user = self.become_user.clone();
+            }
+            t.ignore_errors |= self.ignore_errors;
+            t.no_log |= self.no_log;
+            t.words.extend(self.words.iter().cloned());
+        }
     }
 
     /// The variables with the task's own `vars` over them, each rendered with the others.

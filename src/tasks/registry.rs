@@ -89,6 +89,9 @@ registry! {
     "set_fact" in "ansible.builtin", KeyValue => set_fact::SetFactArgs;
     "assert" in "ansible.builtin", KeyValue => assert::AssertArgs;
     "stat" in "ansible.builtin", KeyValue => stat::StatArgs;
+    "package" in "ansible.builtin", KeyValue => apt::AptArgs;
+    "systemd" in "ansible.builtin", KeyValue => service::ServiceArgs;
+    "systemd_service" in "ansible.builtin", KeyValue => service::ServiceArgs;
 }
 
 /// The module a task key names: its short name, its fully qualified name, or, for the

@@ -299,3 +299,84 @@ fn task_vars_win_over_the_hosts_and_render_with_them() {
     let task = file.tasks[0].prepare(0, &ctx, false).unwrap();
     assert_eq!(task.name, "8080-p1");
 }
+
+#[test]
+fn a_block_passes_its_keywords_to_its_tasks() {
+    let file = TaskFile::parse(
+        "t.yml",
+        "tasks:\n  - name: group\n    when: ready\n    become: true\n    tags: [setup]\n    vars: {port: 80}\n    block:\n      - name: one\n        command: echo {{ port }}\n        when: other\n      - name: nested\n        block:\n          - name: two\n            command: echo two\n            vars: {port: 81}\n  - name: after\n    command: echo after\n",
+    )
+    .unwrap();
+    let names: Vec<String> = file.tasks.iter().map(|t| t.display_name()).collect();
+    assert_eq!(names, ["one", "two", "after"]);
+    let when = |t: &TaskDef| -> Vec<String> {
+        t.when
+            .iter()
+            .map(|c| match c {
+                Condition::Expr { text, .. } => text.clone(),
+                Condition::Literal(b) => b.to_string(),
+            })
+            .collect()
+    };
+    assert_eq!(when(&file.tasks[0]), ["ready", "other"]);
+    assert_eq!(when(&file.tasks[1]), ["ready"]);
+    assert!(
+        file.tasks[1].words.contains("ready"),
+        "waits for what the block's when uses"
+    );
+    assert_eq!(file.tasks[0].become_, Some(true));
+    assert_eq!(file.tasks[1].tags, ["setup"]);
+    assert_eq!(file.tasks[0].vars["port"], 80);
+    assert_eq!(file.tasks[1].vars["port"], 81, "the task's own vars win");
+    assert!(file.tasks[2].when.is_empty());
+    let err = TaskFile::parse(
+        "t.yml",
+        "- name: b\n  block:\n    - command: echo\n  rescue:\n    - command: echo\n",
+    )
+    .unwrap_err();
+    assert_eq!((err.line, err.column), (4, 3));
+    assert!(
+        err.message.contains("`rescue` is not supported"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn modules_by_ansible_names_and_key_value_arguments() {
+    let file = TaskFile::parse(
+        "t.yml",
+        "- ansible.builtin.file: path=/srv/x state=directory mode=0750\n- ansible.builtin.command: ./configure chdir=/opt/src creates=Makefile\n- shell: make\n  args:\n    chdir: /opt/src\n- ansible.builtin.systemd: name=nginx state=started enabled=yes\n- package: name=git state=present\n",
+    )
+    .unwrap();
+    let kinds: Vec<&str> = file.tasks.iter().map(|t| t.module_name.as_str()).collect();
+    assert_eq!(kinds, ["file", "command", "shell", "systemd", "package"]);
+    let env = crate::render::environment();
+    let vars = Value::from(minijinja::value::Serde(serde_json::json!({})));
+    let roles = RoleSource::new(None);
+    let ctx = PrepareCtx {
+        env: &env,
+        vars: &vars,
+        roles: &roles,
+    };
+    let command = file.tasks[1].prepare(0, &ctx, false).unwrap();
+    assert_eq!(command.module.target(), "./configure");
+    let look = command.module.look().unwrap().as_shell();
+    assert!(
+        look.contains("/opt/src/Makefile"),
+        "creates= relative to chdir=: {look}"
+    );
+    let err = TaskFile::parse("t.yml", "- file: path=/x directory\n").unwrap_err();
+    assert!(
+        err.message
+            .contains("`directory` is not of the form key=value"),
+        "{}",
+        err.message
+    );
+    let err = TaskFile::parse(
+        "t.yml",
+        "- file: path=/x\n  args: {state: directory}\n- copy: {dest: /y}\n  args: {content: x}\n",
+    )
+    .unwrap_err();
+    assert_eq!(err.line, 4, "{}", err.message);
+}
