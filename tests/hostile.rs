@@ -396,7 +396,8 @@ async fn hostile_strings_are_applied_literally_or_refused() {
     assert_eq!(listing(&host, "/tmp/hd").await, want);
     let out = runner
         .settle("file link", &all, |i| {
-            format!("- {{name: t{i}, file: {{path: /tmp/hl/{i}, state: link, src: \"{{{{ v[{i}] }}}}\"}}}}")
+            // `force`: the targets do not exist, and Ansible links to a missing target only then.
+            format!("- {{name: t{i}, file: {{path: /tmp/hl/{i}, state: link, src: \"{{{{ v[{i}] }}}}\", force: true}}}}")
         })
         .await;
     assert_eq!(applied(&out), all.len(), "{out:?}");

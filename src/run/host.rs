@@ -30,6 +30,9 @@ enum Outcome {
 }
 
 /// A task's result, what it records for `register:`, and whether it acted on the host.
+/// The most shell text one batch of looks may take (one exec argument may hold 128 KiB).
+const MAX_LOOK_BATCH_BYTES: usize = 64 * 1024;
+
 struct Ran {
     result: TaskResult,
     fields: Map<String, Json>,
@@ -77,6 +80,8 @@ impl HostRun<'_> {
         tasks: &[Slot],
         limit: usize,
     ) -> Result<HashMap<usize, Observed>, SshError> {
+        // One command line may hold 128 KiB: a batch stays well below, whatever its count.
+        let mut size = 0;
         let requests: Vec<LookRequest> = tasks
             .iter()
             .map_while(Slot::ready)
@@ -89,6 +94,11 @@ impl HostRun<'_> {
                 })
             })
             .take(limit)
+            .take_while(|r| {
+                let first = size == 0;
+                size += r.look.as_shell().len() + 64;
+                first || size <= MAX_LOOK_BATCH_BYTES
+            })
             .collect();
         if requests.is_empty() {
             return Ok(HashMap::new());
@@ -140,6 +150,10 @@ impl HostRun<'_> {
             return;
         };
         value["item"] = item.clone();
+        if task.loop_var != "item" {
+            value[task.loop_var.as_str()] = item.clone();
+            value["ansible_loop_var"] = task.loop_var.clone().into();
+        }
         if *position == 0 || !self.registered.contains_key(name) {
             self.registered.insert(
                 name.to_string(),
@@ -299,7 +313,10 @@ impl HostRun<'_> {
             // The loop's item is there too (`changed_when: item.x in result.stdout`).
             vars = minijinja::value::merge_maps([
                 vars,
-                minijinja::context! { item => minijinja::Value::from(minijinja::value::Serde(item)) },
+                minijinja::Value::from(std::collections::BTreeMap::from([(
+                    task.loop_var.clone(),
+                    minijinja::Value::from(minijinja::value::Serde(item)),
+                )])),
             ]);
         }
         let (env, source) = (&self.shared.env, &task.source);

@@ -51,6 +51,7 @@ const KEYWORDS: &[&str] = &[
     "failed_when",
     "loop",
     "with_items",
+    "loop_control",
     "run_once",
     "ignore_errors",
     "args",
@@ -163,6 +164,22 @@ impl<'de> Deserialize<'de> for OneOrMany {
     }
 }
 
+/// `loop_control:`: the name of the loop's variable (default `item`), of its position, and the
+/// label that shows an item in the results.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoopControl {
+    pub loop_var: Option<String>,
+    pub index_var: Option<String>,
+    pub label: Option<String>,
+}
+
+impl LoopControl {
+    pub fn loop_var(&self) -> &str {
+        self.loop_var.as_deref().unwrap_or("item")
+    }
+}
+
 /// A `when` condition: an expression string or a literal boolean.
 #[derive(Debug, Clone)]
 pub enum Condition {
@@ -259,6 +276,8 @@ pub struct TaskDef {
     pub loop_items: Option<Spanned<serde_json::Value>>,
     /// The loop came from `with_items`, which flattens its list one level.
     pub loop_flattens: bool,
+    /// `loop_control:` of the loop.
+    pub loop_control: LoopControl,
     /// `run_once: true`: runs on the first host of the play; its result is every host's.
     pub run_once: bool,
     /// `ignore_errors: true`: a failure is reported and the host goes on.
@@ -300,6 +319,7 @@ impl<'de> Visitor<'de> for TaskVisitor {
         let mut failed_when = None;
         let mut loop_items = None;
         let mut loop_flattens = false;
+        let mut loop_control = LoopControl::default();
         let mut run_once = false;
         let mut ignore_errors = false;
         let mut vars = serde_json::Map::new();
@@ -333,6 +353,21 @@ impl<'de> Visitor<'de> for TaskVisitor {
                 }
                 "changed_when" => changed_when = Some(conditions(map.next_value()?)),
                 "failed_when" => failed_when = Some(conditions(map.next_value()?)),
+                "loop_control" => {
+                    let v = map.next_value::<Spanned<LoopControl>>()?;
+                    for name in [&v.value.loop_var, &v.value.index_var]
+                        .into_iter()
+                        .flatten()
+                    {
+                        if !is_identifier(name) {
+                            return Err(located(
+                                Pos::from(&v),
+                                format!("loop_control: `{name}` is not a variable name"),
+                            ));
+                        }
+                    }
+                    loop_control = v.value;
+                }
                 "loop" | "with_items" => {
                     loop_flattens = key.value == "with_items";
                     loop_items = Some(map.next_value()?);
@@ -491,6 +526,7 @@ impl<'de> Visitor<'de> for TaskVisitor {
             failed_when,
             loop_items,
             loop_flattens,
+            loop_control,
             run_once,
             ignore_errors,
             vars,
@@ -1158,6 +1194,8 @@ pub struct PreparedTask {
     pub look_key: usize,
     /// For a task of a loop: its item's position and the item, as `register` records them.
     pub loop_item: Option<(usize, serde_json::Value)>,
+    /// The name the loop's item has (`loop_control.loop_var`, default `item`).
+    pub loop_var: String,
 }
 
 /// Loops are capped so that each item gets its own look key.
@@ -1333,24 +1371,39 @@ impl TaskDef {
                 failed_when: None,
                 look_key: index * MAX_LOOP_ITEMS,
                 loop_item: None,
+                loop_var: String::new(),
             }]);
         }
         let mut out = Vec::new();
+        let control = &self.loop_control;
         for (position, item) in items.into_iter().enumerate() {
-            let vars = minijinja::context! { item => item.clone(), ..ctx.vars.clone() };
+            let mut own = std::collections::BTreeMap::new();
+            own.insert(control.loop_var().to_string(), item.clone());
+            if let Some(index_var) = &control.index_var {
+                own.insert(index_var.clone(), Value::from(position));
+            }
+            // The last map wins: the item over any variable of the same name.
+            let vars = minijinja::value::merge_maps([ctx.vars.clone(), Value::from(own)]);
             let item_ctx = PrepareCtx {
                 vars: &vars,
                 ..*ctx
             };
             let mut task = self.prepare(index, &item_ctx, default_become)?;
-            let shown = match item.as_str() {
-                Some(s) => s.to_string(),
-                None => item.to_string(),
+            let shown = match &control.label {
+                Some(label) => render::render_str(ctx.env, label, &vars).map_err(|e| {
+                    self.source
+                        .error(pos, format!("in loop_control.label: {}", e.message))
+                })?,
+                None => match item.as_str() {
+                    Some(s) => s.to_string(),
+                    None => item.to_string(),
+                },
             };
             task.name = format!("{} (item={shown})", task.name);
             task.look_key = index * MAX_LOOP_ITEMS + position;
             let json = serde_json::to_value(&item).unwrap_or(serde_json::Value::Null);
             task.loop_item = Some((position, json));
+            task.loop_var = control.loop_var().to_string();
             out.push(task);
         }
         Ok(out)
@@ -1490,6 +1543,7 @@ impl TaskDef {
             failed_when: self.failed_when.clone(),
             look_key: index * MAX_LOOP_ITEMS,
             loop_item: None,
+            loop_var: String::new(),
         })
     }
 }

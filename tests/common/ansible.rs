@@ -151,7 +151,7 @@ class CallbackModule(CallbackBase):
         items = None
         if isinstance(r.get("results"), list):
             items = [
-                {"item": i.get("item"), "status": _status(i), "msg": str(i.get("msg", ""))}
+                {"item": i.get("_ansible_item_label", i.get(i.get("ansible_loop_var", "item"))), "status": _status(i), "msg": str(i.get("msg", ""))}
                 for i in r["results"]
                 if isinstance(i, dict)
             ]
