@@ -104,9 +104,22 @@ fn has_template(text: &str) -> bool {
 }
 
 impl Playbook {
+    /// Reads a playbook; roles are looked up beside it and in `ANSIBLE_ROLES_PATH`.
     pub fn load(path: &Path) -> Result<Playbook, PlaybookError> {
+        let roles_path: Vec<PathBuf> = std::env::var_os("ANSIBLE_ROLES_PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default();
+        Playbook::load_with_roles_path(path, &roles_path)
+    }
+
+    /// Reads a playbook, looking roles up in `roles/` beside it, then in `roles_path`, then
+    /// beside it.
+    pub fn load_with_roles_path(
+        path: &Path,
+        roles_path: &[PathBuf],
+    ) -> Result<Playbook, PlaybookError> {
         let mut plays = Vec::new();
-        load_into(path, &mut plays, 0)?;
+        load_into(path, roles_path, &mut plays, 0)?;
         Ok(Playbook {
             path: path.to_owned(),
             plays,
@@ -114,7 +127,12 @@ impl Playbook {
     }
 }
 
-fn load_into(path: &Path, plays: &mut Vec<Play>, depth: usize) -> Result<(), PlaybookError> {
+fn load_into(
+    path: &Path,
+    roles_path: &[PathBuf],
+    plays: &mut Vec<Play>,
+    depth: usize,
+) -> Result<(), PlaybookError> {
     let display = path.display().to_string();
     let text = read(path)?;
     let defs: Option<Vec<PlayDef>> =
@@ -141,10 +159,10 @@ fn load_into(path: &Path, plays: &mut Vec<Play>, depth: usize) -> Result<(), Pla
             if has_template(&other.value) {
                 return Err(at("a playbook name from a variable is not supported".into()).into());
             }
-            load_into(&dir.join(&other.value), plays, depth + 1)?;
+            load_into(&dir.join(&other.value), roles_path, plays, depth + 1)?;
             continue;
         }
-        let mut assembler = Assembler::new(&dir);
+        let mut assembler = Assembler::new(&dir, roles_path);
         let play = assembler.play(&display, number, &text, &mut def)?;
         plays.push(play);
     }
@@ -171,11 +189,9 @@ struct Assembler {
 }
 
 impl Assembler {
-    fn new(playbook_dir: &Path) -> Assembler {
+    fn new(playbook_dir: &Path, roles_path: &[PathBuf]) -> Assembler {
         let mut role_search = vec![playbook_dir.join("roles")];
-        if let Some(paths) = std::env::var_os("ANSIBLE_ROLES_PATH") {
-            role_search.extend(std::env::split_paths(&paths));
-        }
+        role_search.extend(roles_path.iter().cloned());
         role_search.push(playbook_dir.to_owned());
         Assembler {
             playbook_dir: playbook_dir.to_owned(),
@@ -546,7 +562,7 @@ pub fn has_role(base: &Path, role: &str) -> bool {
 /// `provision run ROLE` with a role in the roles layout: one play of that role on the group
 /// named like it.
 pub fn role_play(role: &str, base: &Path) -> Result<Play, PlaybookError> {
-    let mut assembler = Assembler::new(base);
+    let mut assembler = Assembler::new(base, &[]);
     let r = RoleRef {
         name: role.to_string(),
         ..RoleRef::default()
@@ -659,5 +675,35 @@ mod tests {
         assert_eq!(play.vars["fixed"], 1);
         assert_eq!(play.task_file.handlers.len(), 1);
         assert!(more.source.display.ends_with("roles/web/tasks/more.yml"));
+    }
+
+    #[test]
+    fn roles_are_found_on_the_roles_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[("site.yml", "- hosts: all\n  roles: [shared_role]\n")],
+        );
+        write(
+            shared.path(),
+            &[(
+                "shared_role/tasks/main.yml",
+                "- name: from the path\n  command: echo\n",
+            )],
+        );
+        let err = Playbook::load_with_roles_path(&dir.path().join("site.yml"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("role `shared_role` not found"), "{err}");
+        let book = Playbook::load_with_roles_path(
+            &dir.path().join("site.yml"),
+            &[shared.path().to_owned()],
+        )
+        .unwrap();
+        assert_eq!(
+            book.plays[0].task_file.tasks[0].display_name(),
+            "from the path"
+        );
     }
 }
