@@ -18,7 +18,7 @@ fn fixtures() -> Vec<String> {
         })
         .collect();
     names.sort();
-    assert!(names.len() >= 5, "fixtures present: {names:?}");
+    assert!(names.len() >= 9, "fixtures present: {names:?}");
     names
 }
 

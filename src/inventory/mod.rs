@@ -46,6 +46,9 @@ pub struct Group {
     pub vars: IndexMap<String, Value>,
     /// Has a `[name]` or `[name:children]` section of its own (a `:vars` section alone does not define it).
     pub defined: bool,
+    /// `ansible_group_priority` (1 unless set in a `:vars` section): among groups of the same
+    /// depth, the higher priority's variables win.
+    pub priority: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -107,28 +110,18 @@ impl Inventory {
             if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
                 continue;
             }
-            if line.starts_with('[') && !is_bracketed_ipv6_host(line) {
-                // A comment may follow a header: `[web]  # front ends`.
-                let header = match line.find(" #").or_else(|| line.find("\t#")) {
-                    Some(i) => line[..i].trim_end(),
-                    None => line,
-                };
-                let Some(inner) = header.strip_prefix('[').and_then(|l| l.strip_suffix(']')) else {
-                    return Err(err(format!(
-                        "section header `{line}` is not closed with `]`"
-                    )));
-                };
-                let (name, kind) = match inner.split_once(':') {
-                    None => (inner, Section::Hosts),
-                    Some((name, "vars")) => (name, Section::Vars),
-                    Some((name, "children")) => (name, Section::Children),
-                    Some((_, other)) => {
+            // A comment may follow a header: `[web]  # front ends`.
+            if let Some((name, kind)) = section_header(line) {
+                let kind = match kind {
+                    None | Some("hosts") => Section::Hosts,
+                    Some("vars") => Section::Vars,
+                    Some("children") => Section::Children,
+                    Some(other) => {
                         return Err(err(format!(
                             "unknown section type `:{other}` (allowed: `:vars`, `:children`)"
                         )));
                     }
                 };
-                validate_group_name(name).map_err(err)?;
                 let g = inv.group_mut(name);
                 if kind == Section::Vars {
                     vars_refs.push((line_no, name.to_string()));
@@ -139,14 +132,22 @@ impl Inventory {
                 section = kind;
                 continue;
             }
+            // As in Ansible, a line that starts with `[` but is no header is a host line
+            // (`[a:c]-web.example.org`, `[2001:db8::1]:2200`), unless it also ends with `]`.
+            if line.starts_with('[') && !line.contains(']') {
+                return Err(err(format!(
+                    "section header `{line}` is not closed with `]`"
+                )));
+            }
+            if line.starts_with('[') && line.ends_with(']') {
+                return Err(err(format!(
+                    "`{line}` is not a valid section header (no spaces; `[name]`, `[name:vars]` \
+                     or `[name:children]`); a bracketed IPv6 host needs a port (`[2001:db8::1]:22`)"
+                )));
+            }
             match section {
                 Section::Hosts => {
-                    let mut tokens =
-                        shlex::split(line).ok_or_else(|| err("unbalanced quotes".to_string()))?;
-                    // As with Python's shlex(comments=True), a word starting with `#` ends the line.
-                    if let Some(c) = tokens.iter().position(|t| t.starts_with('#')) {
-                        tokens.truncate(c);
-                    }
+                    let tokens = shlex_split(line).map_err(err)?;
                     let Some((first, rest)) = tokens.split_first() else {
                         continue;
                     };
@@ -191,10 +192,23 @@ impl Inventory {
                     let key = key.trim();
                     validate_var_name(key).map_err(err)?;
                     let value = parse_value(value.trim());
+                    if key == "ansible_group_priority" {
+                        // Ansible takes it as the group's priority, not as a variable.
+                        inv.group_mut(&group).priority = python_int(&value).ok_or_else(|| {
+                            err(format!(
+                                "ansible_group_priority `{value}` is not an integer"
+                            ))
+                        })?;
+                        continue;
+                    }
                     inv.group_mut(&group).vars.insert(key.to_string(), value);
                 }
                 Section::Children => {
-                    validate_group_name(line).map_err(err)?;
+                    let line = child_group_name(line).ok_or_else(|| {
+                        err(format!(
+                            "`{line}` in [{group}:children] is not a group name"
+                        ))
+                    })?;
                     if line == group {
                         return Err(err(format!("group `{group}` cannot be its own child")));
                     }
@@ -235,9 +249,14 @@ impl Inventory {
             .filter(|g| g.name != UNGROUPED && g.name != ALL)
             .flat_map(|g| g.hosts.iter().cloned())
             .collect();
-        inv.group_mut(UNGROUPED)
-            .hosts
-            .retain(|h| !grouped.contains(h));
+        let ungrouped = &mut inv.groups[UNGROUPED].hosts;
+        ungrouped.retain(|h| !grouped.contains(h));
+        // Hosts only listed under `[all]` join `ungrouped` after the others, in inventory order.
+        for host in inv.hosts.keys() {
+            if !grouped.contains(host) && !ungrouped.contains(host) {
+                ungrouped.push(host.clone());
+            }
+        }
         Ok(inv)
     }
 
@@ -246,6 +265,7 @@ impl Inventory {
             .entry(name.to_string())
             .or_insert_with(|| Group {
                 name: name.to_string(),
+                priority: 1,
                 ..Group::default()
             })
     }
@@ -306,19 +326,19 @@ impl Inventory {
     }
 
     /// A host's variables merged as Ansible does: `all`, then groups from shallow to deep
-    /// (ties by name), then the host's own line.
+    /// (ties by `ansible_group_priority`, then by name), then the host's own line.
     pub fn host_vars(&self, host: &str) -> IndexMap<String, Value> {
         let mut merged = IndexMap::new();
         if let Some(all) = self.groups.get(ALL) {
             merged.extend(all.vars.clone());
         }
-        let mut groups: Vec<(usize, String)> = self
+        let mut groups: Vec<(usize, i64, String)> = self
             .host_groups(host)
             .into_iter()
-            .map(|g| (self.depth(&g, 0), g))
+            .map(|g| (self.depth(&g, 0), self.groups[&g].priority, g))
             .collect();
         groups.sort();
-        for (_, g) in groups {
+        for (_, _, g) in groups {
             merged.extend(self.groups[&g].vars.clone());
         }
         if let Some(h) = self.hosts.get(host) {
@@ -404,18 +424,6 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     go(&p, &t)
 }
 
-/// `[2001:db8::1]:2200 …` is a host line, not a section header.
-fn is_bracketed_ipv6_host(line: &str) -> bool {
-    line.strip_prefix('[')
-        .and_then(|rest| rest.split_once(']'))
-        .is_some_and(|(addr, _)| {
-            addr.matches(':').count() >= 2
-                && addr
-                    .chars()
-                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-        })
-}
-
 /// Splits `host:port`, `[ipv6]:port` and `web[01:03]:port`; a bare IPv6 address has no port.
 fn split_host_port(token: &str) -> Result<(String, Option<u16>), String> {
     if let Some(rest) = token.strip_prefix('[')
@@ -455,17 +463,124 @@ fn valid_port(port: &str) -> Result<u16, String> {
     }
 }
 
-fn validate_group_name(name: &str) -> Result<(), String> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(format!(
-            "`{name}` is not a valid group name (letters, digits, `_` and `-`)"
-        ));
+/// A section header as Ansible's INI plugin matches it: `[name]` or `[name:type]`, where the name
+/// has no whitespace, `:` or `]` (dots and dashes are kept: Ansible only warns about them), then
+/// optional whitespace and a `#` comment. Returns the name and the type.
+fn section_header(line: &str) -> Option<(&str, Option<&str>)> {
+    let rest = line.strip_prefix('[')?;
+    let name_end = rest
+        .find(|c: char| c == ':' || c == ']' || c.is_whitespace())
+        .unwrap_or(rest.len());
+    let (name, mut rest) = rest.split_at(name_end);
+    if name.is_empty() {
+        return None;
     }
-    Ok(())
+    let mut kind = None;
+    if let Some(after) = rest.strip_prefix(':') {
+        let end = after
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if end == 0 {
+            return None;
+        }
+        kind = Some(&after[..end]);
+        rest = &after[end..];
+    }
+    let rest = rest.strip_prefix(']')?.trim_start();
+    (rest.is_empty() || rest.starts_with('#')).then_some((name, kind))
+}
+
+/// A line of a `:children` section: a group name, then optional whitespace and a `#` comment.
+fn child_group_name(line: &str) -> Option<&str> {
+    let end = line
+        .find(|c: char| c == ':' || c == ']' || c.is_whitespace())
+        .unwrap_or(line.len());
+    let (name, rest) = line.split_at(end);
+    let rest = rest.trim_start();
+    (!name.is_empty() && (rest.is_empty() || rest.starts_with('#'))).then_some(name)
+}
+
+/// Python's `shlex.split(line, comments=True)`, as Ansible splits a host line: POSIX quoting,
+/// `\` escapes (kept inside `"…"` unless before `"` or `\`), and a `#` outside quotes ends the
+/// line even in the middle of a word (`a=x#y` is `a=x`).
+fn shlex_split(line: &str) -> Result<Vec<String>, String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Space,
+        Word,
+        Quote(char),
+        Escape { back_to: Option<char> },
+    }
+    let mut tokens = Vec::new();
+    let mut token = String::new();
+    let mut quoted = false;
+    let mut state = State::Space;
+    for c in line.chars() {
+        match state {
+            State::Space | State::Word => {
+                if matches!(c, ' ' | '\t' | '\r' | '\n') {
+                    if state == State::Word || quoted {
+                        tokens.push(std::mem::take(&mut token));
+                    }
+                    quoted = false;
+                    state = State::Space;
+                } else if c == '#' {
+                    break;
+                } else if c == '\'' || c == '"' {
+                    state = State::Quote(c);
+                    quoted = true;
+                } else if c == '\\' {
+                    state = State::Escape { back_to: None };
+                } else {
+                    token.push(c);
+                    state = State::Word;
+                }
+            }
+            State::Quote(q) => {
+                if c == q {
+                    state = State::Word;
+                } else if c == '\\' && q == '"' {
+                    state = State::Escape { back_to: Some(q) };
+                } else {
+                    token.push(c);
+                }
+            }
+            State::Escape { back_to } => {
+                if let Some(q) = back_to
+                    && c != q
+                    && c != '\\'
+                {
+                    token.push('\\');
+                }
+                token.push(c);
+                state = back_to.map_or(State::Word, State::Quote);
+            }
+        }
+    }
+    match state {
+        State::Quote(_) => return Err("unbalanced quotes (no closing quotation)".to_string()),
+        State::Escape { .. } => {
+            return Err("a `\\` at the end of the line escapes nothing".to_string());
+        }
+        State::Word => tokens.push(token),
+        State::Space if quoted => tokens.push(token),
+        State::Space => {}
+    }
+    Ok(tokens)
+}
+
+/// Python's `int(value)` for a parsed INI value (`ansible_group_priority`).
+fn python_int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Bool(b) => Some(i64::from(*b)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && f.abs() < 9.2e18)
+                .map(|f| f.trunc() as i64)
+        }),
+        Value::String(s) => s.trim().replace('_', "").parse().ok(),
+        _ => None,
+    }
 }
 
 fn validate_var_name(name: &str) -> Result<(), String> {
@@ -543,7 +658,17 @@ mod tests {
                 "[web:vars] is for a group that is not defined",
             ),
             ("[web]\nweb[3:1]\n", 2, "runs backwards"),
-            ("[web:hosts]\n", 1, "unknown section type"),
+            ("[web:other]\n", 1, "unknown section type"),
+            ("[web]\n[2001:db8::1]\n", 2, "not a valid section header"),
+            ("[web]]\n", 1, "not a valid section header"),
+            ("[web group]\n", 1, "not a valid section header"),
+            ("[web]\n[a:c]\n", 2, "unknown section type `:c`"),
+            ("[web]\nh1 a=\"x # y\\\n", 2, "escapes nothing"),
+            (
+                "[g]\nh1\n[g:vars]\nansible_group_priority=high\n",
+                4,
+                "not an integer",
+            ),
             ("[web]\nh1 a=\"open\n", 2, "unbalanced quotes"),
         ];
         for (text, line, needle) in cases {
@@ -553,6 +678,84 @@ mod tests {
                 "{text:?} gave {err}"
             );
         }
+    }
+
+    #[test]
+    fn inline_comments_as_ansible_reads_them() {
+        let inv = parse(
+            "web1 port=8080 # note\nweb2 a=x#y b=2\nweb3 q=\"s # t\" r='u#v' # c\n\
+             [web] # front ends\nw1\n[web:vars]#c\nx=1 # c\ny=foo # c\nz=\"a # b\" # c\nw=a#b\n\
+             [p:children]   # comment\nweb # the web\n",
+        )
+        .unwrap();
+        assert_eq!(inv.host_vars("web1")["port"], 8080);
+        // `#` ends a host line even inside a word; `b=2` after it is gone.
+        assert_eq!(
+            inv.hosts["web2"].vars,
+            IndexMap::from([("a".to_string(), Value::from("x"))])
+        );
+        assert_eq!(inv.host_vars("web3")["q"], "s # t");
+        assert_eq!(inv.host_vars("web3")["r"], "u#v");
+        // On a vars line the value goes to literal_eval: a comment after a literal is dropped,
+        // but a value that is no literal keeps it.
+        let v = inv.host_vars("w1");
+        assert_eq!(v["x"], 1);
+        assert_eq!(v["y"], "foo # c");
+        assert_eq!(v["z"], "a # b");
+        assert_eq!(v["w"], "a#b");
+        assert_eq!(inv.groups["p"].children, vec!["web"]);
+    }
+
+    #[test]
+    fn shlex_split_like_python() {
+        let cases: [(&str, &[&str]); 6] = [
+            ("a b=\"c d\" e='f g'", &["a", "b=c d", "e=f g"]),
+            ("a b=\"x\\\"y\\z\"", &["a", "b=x\"y\\z"]),
+            ("a b=\\#c", &["a", "b=#c"]),
+            ("a b=''", &["a", "b="]),
+            ("a '' #x", &["a", ""]),
+            ("a b=c#d e=f", &["a", "b=c"]),
+        ];
+        for (line, want) in cases {
+            assert_eq!(shlex_split(line).unwrap(), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn range_at_line_start_dotted_groups_and_all_section() {
+        let inv = parse(
+            "first\n[a:c]-web.example.org\n[all]\nonly_all x=1\nboth\n[site.eu]\nboth\n\
+             [top.level:children]\nsite.eu\n[top.level:vars]\nt=1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            inv.group_hosts(UNGROUPED),
+            vec![
+                "first",
+                "a-web.example.org",
+                "b-web.example.org",
+                "c-web.example.org",
+                "only_all"
+            ]
+        );
+        assert_eq!(inv.group_hosts("top.level"), vec!["both"]);
+        assert_eq!(inv.host_vars("both")["t"], 1);
+        assert_eq!(inv.host_vars("only_all")["x"], 1);
+    }
+
+    #[test]
+    fn group_priority_orders_groups_of_the_same_depth() {
+        let text = "[alpha]\nh1\n[zeta]\nh1\n[alpha:vars]\nx=alpha\n[zeta:vars]\nx=zeta\n";
+        assert_eq!(parse(text).unwrap().host_vars("h1")["x"], "zeta");
+        let inv = parse(&format!("{text}ansible_group_priority=-1\n")).unwrap();
+        assert_eq!(inv.host_vars("h1")["x"], "alpha");
+        assert!(!inv.host_vars("h1").contains_key("ansible_group_priority"));
+        // Depth still comes first: a child beats its parent whatever the priorities.
+        let inv = parse(
+            "[p:children]\nc\n[c]\nh\n[p:vars]\nx=p\nansible_group_priority=99\n[c:vars]\nx=c\n",
+        )
+        .unwrap();
+        assert_eq!(inv.host_vars("h")["x"], "c");
     }
 
     #[test]

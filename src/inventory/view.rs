@@ -114,7 +114,41 @@ pub fn host(inv: &Inventory, name: &str) -> Option<Value> {
         .then(|| Value::Object(inv.host_vars(name).into_iter().collect()))
 }
 
-/// JSON as Python's `json.dumps(sort_keys=True, indent=4)` writes it (ASCII only).
+/// serde_json's pretty printer, with floats as Python writes them (`1e+16`, `1e-05`).
+struct PythonFloats<'a>(serde_json::ser::PrettyFormatter<'a>);
+
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        fn $name<W: ?Sized + std::io::Write>(&mut self, writer: &mut W $(, $arg: $ty)*) -> std::io::Result<()> {
+            self.0.$name(writer $(, $arg)*)
+        }
+    )*};
+}
+
+impl serde_json::ser::Formatter for PythonFloats<'_> {
+    delegate! {
+        begin_array();
+        end_array();
+        begin_array_value(first: bool);
+        end_array_value();
+        begin_object();
+        end_object();
+        begin_object_key(first: bool);
+        begin_object_value();
+        end_object_value();
+    }
+
+    fn write_f64<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: f64,
+    ) -> std::io::Result<()> {
+        writer.write_all(super::literal::float_repr(value).as_bytes())
+    }
+}
+
+/// JSON as ansible-core 2.19 writes it: `json.dumps(sort_keys=True, indent=4)` with `ensure_ascii=False`
+/// (`é` stays `é`) and floats as Python writes them.
 pub fn to_ansible_json(value: &Value) -> String {
     fn sorted(v: &Value) -> Value {
         match v {
@@ -132,22 +166,10 @@ pub fn to_ansible_json(value: &Value) -> String {
         }
     }
     let mut buf = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let formatter = PythonFloats(serde_json::ser::PrettyFormatter::with_indent(b"    "));
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
     serde::Serialize::serialize(&sorted(value), &mut ser).expect("JSON values serialise");
-    let text = String::from_utf8(buf).expect("serde_json writes UTF-8");
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
-            let mut units = [0u16; 2];
-            for u in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{u:04x}"));
-            }
-        }
-    }
-    out
+    String::from_utf8(buf).expect("serde_json writes UTF-8")
 }
 
 #[cfg(test)]
@@ -181,7 +203,13 @@ mod tests {
         assert!(host(&inv, "nobody").is_none());
         assert_eq!(
             to_ansible_json(&serde_json::json!({"b": 1, "a": ["é"]})),
-            "{\n    \"a\": [\n        \"\\u00e9\"\n    ],\n    \"b\": 1\n}"
+            "{\n    \"a\": [\n        \"é\"\n    ],\n    \"b\": 1\n}"
+        );
+        assert_eq!(
+            to_ansible_json(&serde_json::json!([
+                1.0, 1e16, 1e-5, 0.0001, 1.5e-10, -0.0, 123.25
+            ])),
+            "[\n    1.0,\n    1e+16,\n    1e-05,\n    0.0001,\n    1.5e-10,\n    -0.0,\n    123.25\n]"
         );
     }
 }
