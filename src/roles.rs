@@ -122,75 +122,59 @@ impl RoleSource {
         }
     }
 
+    /// The folder `part` (`templates`, `files`) of a role on disk; `None` for the built-in one.
+    fn folder(&self, part: &str) -> Option<PathBuf> {
+        match self {
+            RoleSource::Embedded => None,
+            RoleSource::Layout { dir } => Some(dir.join(part)),
+            RoleSource::Directory { tasks } => Some(tasks.join("..").join(part)),
+        }
+    }
+
     /// A template by its name relative to the templates folder.
     pub fn template(&self, name: &str) -> Result<SourceFile, RoleError> {
-        match self {
-            RoleSource::Embedded => {
-                let file = EMBEDDED_TEMPLATES
-                    .get_file(name)
-                    .ok_or_else(|| RoleError::NoFile {
-                        kind: "template",
-                        name: name.to_string(),
-                        looked: format!("built-in templates/{name}"),
-                    })?;
-                Ok(SourceFile {
-                    display: format!("templates/{name}"),
-                    text: String::from_utf8_lossy(file.contents()).into_owned(),
-                })
-            }
-            RoleSource::Layout { dir } => {
-                let path = dir.join("templates").join(name);
-                if !path.is_file() {
-                    return Err(RoleError::NoFile {
-                        kind: "template",
-                        name: name.to_string(),
-                        looked: path.display().to_string(),
-                    });
-                }
-                read(&path)
-            }
-            RoleSource::Directory { tasks } => {
-                let path = tasks.join("..").join("templates").join(name);
-                if !path.is_file() {
-                    return Err(RoleError::NoFile {
-                        kind: "template",
-                        name: name.to_string(),
-                        looked: path.display().to_string(),
-                    });
-                }
-                read(&path)
-            }
+        let Some(folder) = self.folder("templates") else {
+            let file = EMBEDDED_TEMPLATES
+                .get_file(name)
+                .ok_or_else(|| RoleError::NoFile {
+                    kind: "template",
+                    name: name.to_string(),
+                    looked: format!("built-in templates/{name}"),
+                })?;
+            return Ok(SourceFile {
+                display: format!("templates/{name}"),
+                text: String::from_utf8_lossy(file.contents()).into_owned(),
+            });
+        };
+        let path = folder.join(name);
+        if !path.is_file() {
+            return Err(RoleError::NoFile {
+                kind: "template",
+                name: name.to_string(),
+                looked: path.display().to_string(),
+            });
         }
+        read(&path)
     }
 
     /// A file for `copy: src=…`, relative to the `files` folder beside the tasks.
     pub fn file(&self, name: &str) -> Result<Vec<u8>, RoleError> {
-        match self {
-            RoleSource::Embedded => EMBEDDED_FILES
+        let Some(folder) = self.folder("files") else {
+            return EMBEDDED_FILES
                 .get_file(name)
                 .map(|f| f.contents().to_vec())
                 .ok_or_else(|| RoleError::NoFile {
                     kind: "file",
                     name: name.to_string(),
                     looked: format!("built-in files/{name}"),
-                }),
-            RoleSource::Layout { dir } => {
-                let path = dir.join("files").join(name);
-                std::fs::read(&path).map_err(|_| RoleError::NoFile {
-                    kind: "file",
-                    name: name.to_string(),
-                    looked: path.display().to_string(),
-                })
-            }
-            RoleSource::Directory { tasks } => {
-                let path = tasks.join("..").join("files").join(name);
-                std::fs::read(&path).map_err(|_| RoleError::NoFile {
-                    kind: "file",
-                    name: name.to_string(),
-                    looked: path.display().to_string(),
-                })
-            }
-        }
+                });
+        };
+        let path = folder.join(name);
+        std::fs::read(&path).map_err(|_| RoleError::NoFile {
+            kind: "file",
+            name: name.to_string(),
+            looked: path.display().to_string(),
+        })
     }
 }
 

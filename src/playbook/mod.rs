@@ -10,7 +10,8 @@ mod role_dir;
 pub use role_dir::{RoleDir, RoleRef};
 
 use crate::tasks::{
-    Condition, OneOrMany, Strategy, TaskDef, TaskFile, TaskFileError, TaskSource, yaml_error,
+    Condition, Inheritance, OneOrMany, Strategy, TaskDef, TaskFile, TaskFileError, TaskSource,
+    words_of, yaml_error,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -398,10 +399,19 @@ impl Assembler {
         };
         let mut own = self.expand(dir.tasks(tasks_from)?, &here)?;
         let mut handlers = self.expand(dir.handlers()?, &here)?;
-        let parent = Inherited {
-            when: r.when.clone(),
+        let parent = Inheritance {
+            when: r
+                .when
+                .iter()
+                .map(|text| Condition::Expr {
+                    text: text.clone(),
+                    pos: crate::render::Pos::MODULE,
+                })
+                .collect(),
             tags: r.tags.clone(),
             vars: r.params.clone(),
+            words: r.when.iter().flat_map(|w| words_of(w)).collect(),
+            ..Inheritance::default()
         };
         parent.apply(&mut own);
         parent.apply(&mut handlers);
@@ -499,46 +509,6 @@ impl Assembler {
             out.extend(inner);
         }
         Ok(out)
-    }
-}
-
-/// What the tasks of a role take from its entry in `roles:`: its `when`, tags and parameters.
-#[derive(Default)]
-struct Inherited {
-    when: Vec<String>,
-    tags: Vec<String>,
-    vars: Map<String, Value>,
-}
-
-impl Inherited {
-    fn apply(&self, tasks: &mut [TaskDef]) {
-        let pos = crate::render::Pos::MODULE;
-        for t in tasks {
-            let mut when: Vec<Condition> = self
-                .when
-                .iter()
-                .map(|text| Condition::Expr {
-                    text: text.clone(),
-                    pos,
-                })
-                .collect();
-            when.append(&mut t.when);
-            t.when = when;
-            for tag in &self.tags {
-                if !t.tags.contains(tag) {
-                    t.tags.push(tag.clone());
-                }
-            }
-            for (k, v) in &self.vars {
-                t.vars.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-            t.words.extend(self.when.iter().flat_map(|w| {
-                w.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .filter(|w| !w.is_empty())
-                    .map(String::from)
-                    .collect::<Vec<_>>()
-            }));
-        }
     }
 }
 

@@ -983,15 +983,6 @@ impl TaskFile {
             .flat_map(|t| t.register.iter().cloned().chain(t.module.sets_variables()))
             .collect()
     }
-
-    pub fn error(&self, pos: Pos, message: String) -> TaskFileError {
-        TaskFileError {
-            file: self.display.clone(),
-            line: pos.line,
-            column: pos.column,
-            message,
-        }
-    }
 }
 
 /// Sets the file a task (and every task of its block) was written in.
@@ -1002,6 +993,53 @@ pub(crate) fn set_source(tasks: &mut [TaskDef], source: &std::sync::Arc<TaskSour
             set_source(children, source);
         }
     }
+}
+
+/// What the tasks of a block, an include or a role take from it: its conditions (before
+/// theirs), its tags, its vars (under theirs), `become`, `become_user`, `ignore_errors`,
+/// `no_log`, and the words of its text (so they wait for the run-time values it uses).
+#[derive(Debug, Default, Clone)]
+pub struct Inheritance {
+    pub when: Vec<Condition>,
+    pub tags: Vec<String>,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub become_: Option<bool>,
+    pub become_user: Option<Spanned<String>>,
+    pub ignore_errors: bool,
+    pub no_log: bool,
+    pub words: std::collections::BTreeSet<String>,
+}
+
+impl Inheritance {
+    pub fn apply(&self, tasks: &mut [TaskDef]) {
+        for t in tasks {
+            let mut when = self.when.clone();
+            when.append(&mut t.when);
+            t.when = when;
+            for tag in &self.tags {
+                if !t.tags.contains(tag) {
+                    t.tags.push(tag.clone());
+                }
+            }
+            for (k, v) in &self.vars {
+                t.vars.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            if t.become_.is_none() {
+                t.become_ = self.become_;
+            }
+            if t.become_user.is_none() {
+                t.become_user = self.become_user.clone();
+            }
+            t.ignore_errors |= self.ignore_errors;
+            t.no_log |= self.no_log;
+            t.words.extend(self.words.iter().cloned());
+        }
+    }
+}
+
+/// The identifiers in a text (which variables it may use).
+pub fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
+    identifiers(text).map(String::from)
 }
 
 /// Puts the tasks of every `block` in its place, each taking the block's keywords.
@@ -1409,32 +1447,23 @@ impl TaskDef {
         Ok(out)
     }
 
-    /// What the tasks of a block or an include take from it: its conditions first, its tags,
-    /// vars (under theirs), `become`, `become_user`, `ignore_errors`, `no_log`, and the words
-    /// of its text (so they wait for the run-time values it uses).
-    pub fn pass_on(&self, tasks: &mut [TaskDef]) {
-        for t in tasks {
-            let mut when = self.when.clone();
-            when.append(&mut t.when);
-            t.when = when;
-            for tag in &self.tags {
-                if !t.tags.contains(tag) {
-                    t.tags.push(tag.clone());
-                }
-            }
-            for (k, v) in &self.vars {
-                t.vars.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-            if t.become_.is_none() {
-                t.become_ = self.become_;
-            }
-            if t.become_user.is_none() {
-                t.become_user = self.become_user.clone();
-            }
-            t.ignore_errors |= self.ignore_errors;
-            t.no_log |= self.no_log;
-            t.words.extend(self.words.iter().cloned());
+    /// What the tasks of a block or an include take from it.
+    pub fn inheritance(&self) -> Inheritance {
+        Inheritance {
+            when: self.when.clone(),
+            tags: self.tags.clone(),
+            vars: self.vars.clone(),
+            become_: self.become_,
+            become_user: self.become_user.clone(),
+            ignore_errors: self.ignore_errors,
+            no_log: self.no_log,
+            words: self.words.clone(),
         }
+    }
+
+    /// Gives the tasks of this block or include what they take from it.
+    pub fn pass_on(&self, tasks: &mut [TaskDef]) {
+        self.inheritance().apply(tasks);
     }
 
     /// The variables with the task's own `vars` over them, each rendered with the others.
